@@ -1,0 +1,1 @@
+"""The ``explainmyxray`` command line."""

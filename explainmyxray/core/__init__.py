@@ -1,0 +1,1 @@
+"""The framework core: data model, hook specifications, orchestration, model management."""

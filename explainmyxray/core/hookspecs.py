@@ -1,0 +1,141 @@
+"""Hook specifications: everything a plugin can implement.
+
+There are three kinds of hooks.
+
+*Registration hooks* are called once when the plugin host starts. A plugin declares which stages it
+implements (and the pydantic model of its options) and which models it can load, by calling the
+``register`` callback it is handed.
+
+*Stage hooks* do the work. The host calls a stage hook **only on the plugin that the pipeline step
+names** (``stage: generate, plugin: medgemma``), once per batch of cases, inside the framework's
+call site: the model manager has already made room for the step's models, and torch (when loaded)
+runs under ``torch.inference_mode``. The plugin's implementation is the first (and only) result.
+A stage hook receives the batch as a list and returns one result per case, in the same order. To
+fail one case without failing the batch, put an exception instance at that case's position in the
+returned list; raising fails the whole batch for this step (every case gets the error recorded).
+
+*Lifecycle hooks* are broadcast to every plugin, for observers (timing, logging, tracing). Their
+return values are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .markers import hookspec
+
+if TYPE_CHECKING:
+    from .case import (
+        Case,
+        Grounding,
+        RetrievedCase,
+        Score,
+        Stage,
+        StructuredReport,
+        Verification,
+        XrayImage,
+    )
+    from .context import StepContext
+    from .plugin_api import ModelRegistrar, StageRegistrar
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+@hookspec
+def register_stages(register: StageRegistrar) -> None:
+    """Declare the stages this plugin implements.
+
+    Called once per plugin at host start-up, with a ``register`` callback bound to that plugin::
+
+        register("generate", options=MedGemmaOptions, models=lambda opts: [opts.model])
+
+    ``options`` is a pydantic model (use ``extra="forbid"``) that validates the step's ``options``
+    mapping in the pipeline file; ``models`` maps validated options to the names of the models the
+    step needs, so the planner can budget memory before anything loads. A plugin that does not
+    register a stage cannot be named for it in a pipeline. All implementations are called.
+    """
+
+
+@hookspec
+def register_models(register: ModelRegistrar) -> None:
+    """Contribute model specifications to the model registry.
+
+    Called once at host start-up: ``register(ModelSpec(name=..., hub_id=..., loader=...))``.
+    Model names are global; registering a name twice is an error that names both plugins.
+    All implementations are called.
+    """
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def preprocess(cases: Sequence[Case], step: StepContext) -> list[XrayImage | Exception]:
+    """Decode each case's ``source`` into an :class:`XrayImage`.
+
+    May also fill ``case.metadata`` (de-identified unless ``step.keep_phi``) and append
+    ``case.quality`` flags. Called on the named plugin; returns one image per case.
+    """
+
+
+@hookspec(firstresult=True)
+def retrieve(cases: Sequence[Case], step: StepContext) -> list[list[RetrievedCase] | Exception]:
+    """Find reference cases similar to each case, best first.
+
+    Called on the named plugin; returns one ranked list per case.
+    """
+
+
+@hookspec(firstresult=True)
+def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
+    """Write the structured report of each case (``case.retrieved`` may serve as context).
+
+    Called on the named plugin; returns one report per case. A plugin that has nothing to say
+    for a case (no weights, no supplied report) returns a report with a warning, not ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] | Exception]:
+    """Ground each finding of ``case.report`` to anatomical regions.
+
+    The implementation may also fill ``case.anatomy`` with the image's regions. Called on the
+    named plugin; returns, per case, one :class:`Grounding` per finding of the report.
+    """
+
+
+@hookspec(firstresult=True)
+def verify(cases: Sequence[Case], step: StepContext) -> list[Verification | Exception]:
+    """Check each case's report with an independent reader.
+
+    Called on the named plugin; returns one verification per case.
+    """
+
+
+@hookspec(firstresult=True)
+def score(cases: Sequence[Case], step: StepContext) -> list[list[Score] | Exception]:
+    """Compute metrics for each case (against references the step's options point to, if any).
+
+    Called on the named plugin; returns a list of scores per case. A pipeline may hold several
+    ``score`` steps; each adds its scores.
+    """
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+@hookspec
+def before_stage_run(stage: Stage, plugin: str, cases: Sequence[Case]) -> None:
+    """Called on every plugin before a step runs on a batch. Return value ignored."""
+
+
+@hookspec
+def after_stage_run(stage: Stage, plugin: str, cases: Sequence[Case], seconds: float) -> None:
+    """Called on every plugin after a step has run and its results are on the cases."""
+
+
+@hookspec
+def on_stage_error(stage: Stage, plugin: str, case: Case, error: BaseException) -> None:
+    """Called on every plugin for each case a step failed; the error is already recorded."""

@@ -1,0 +1,1 @@
+"""Built-in plugins. Each module is one plugin, registered exactly like an external one."""
