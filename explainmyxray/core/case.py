@@ -213,6 +213,7 @@ class Case(Record):
     source: str
     image: XrayImage | None = None
     metadata: dict[str, str | int | float | None] = Field(default_factory=dict)
+    supplied_report: str | None = None
     quality: list[QualityFlag] = Field(default_factory=list)
     retrieved: list[RetrievedCase] = Field(default_factory=list)
     report: StructuredReport | None = None

@@ -1,0 +1,71 @@
+"""The ``explainmyxray`` command. Parsing is argparse only, so ``--help`` imports nothing heavy;
+each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = {
+    "run": "Run a pipeline over images and write reports, overlays and an HTML index.",
+    "validate": "Check a pipeline file and show its plan (load order, predicted peak memory).",
+    "plugins": "List plugins: name, version, source, hooks, stages, models, load errors.",
+    "models": "List, download, verify or locate model weights.",
+    "doctor": "Show Python, torch, CUDA/GPU memory, installed extras and model weights.",
+    "schema": "Print the JSON Schema of the per-case report.json.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="explainmyxray",
+        description="Structured, anatomically grounded, verified chest X-ray reports.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="NAME",
+        help="load only these plugins (repeatable; adds to EXPLAINMYXRAY_PLUGINS)",
+    )
+    parser.add_argument(
+        "--no-plugin", action="append", default=[], metavar="NAME",
+        help="do not load this plugin (repeatable; adds to EXPLAINMYXRAY_DISABLE_PLUGINS)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, summary in COMMANDS.items():
+        module = importlib.import_module(f"explainmyxray.cli.commands.{name.replace('-', '_')}")
+        command = sub.add_parser(name, help=summary, description=summary)
+        module.add_arguments(command)
+        command.set_defaults(handler=f"explainmyxray.cli.commands.{name.replace('-', '_')}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .console import configure_logging, print_error
+
+    configure_logging(args.verbose)
+    try:
+        return int(importlib.import_module(args.handler).run(args) or 0)
+    except KeyboardInterrupt:
+        print_error("interrupted; finished cases are kept, rerun to continue")
+        return 130
+    except Exception as exc:
+        from ..core.errors import ExplainMyXrayError
+
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, ExplainMyXrayError):
+            print_error(str(exc))
+            return exc.exit_code
+        print_error(f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

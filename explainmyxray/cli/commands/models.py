@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    listing = sub.add_parser("list", help="every registered model with sizes and weights status")
+    listing.add_argument("--json", action="store_true")
+    for action, text in (
+        ("pull", "download a model's pinned revision from the Hugging Face Hub"),
+        ("verify", "check that a model's files are present and say what is missing"),
+        ("path", "print where a model's weights are"),
+    ):
+        sub.add_parser(action, help=text).add_argument("name")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...registry import weights
+    from ..console import make_host, out
+
+    host = make_host(args)
+    if args.action == "list":
+        return _list(host, args.json)
+    spec = host.models.get(args.name)
+    if args.action == "pull":
+        path = weights.pull(spec)
+        out().print(f"{spec.name}: {path}", highlight=False)
+        return 0
+    where = weights.locate_weights(spec)
+    if where is None:
+        raise weights.explain_missing(spec)
+    if args.action == "verify":
+        out().print(f"[green]✓[/] {spec.name}: all files present in {where}", highlight=False)
+    else:
+        print(where)
+    return 0
+
+
+def _list(host, as_json: bool) -> int:
+    import json
+
+    from rich.table import Table
+
+    from ...core.memory import format_size
+    from ...registry.weights import locate_weights
+    from ..console import out
+
+    rows = []
+    for spec in host.models:
+        where = locate_weights(spec)
+        rows.append({
+            "name": spec.name,
+            "plugin": spec.plugin,
+            "hub_id": spec.hub_id,
+            "revision": spec.revision,
+            "license": spec.license,
+            "memory_bytes": dict(spec.memory_bytes),
+            "default_precision": spec.default_precision,
+            "weights": str(where) if where else None,
+        })
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Models", title_justify="left")
+    for column in ("name", "plugin", "Hub id @ revision", "license", "memory", "weights"):
+        table.add_column(column)
+    for row in rows:
+        memory = ", ".join(f"{p} {format_size(b)}" for p, b in row["memory_bytes"].items())
+        hub = f"{row['hub_id']} @ {(row['revision'] or 'main')[:10]}" if row["hub_id"] else "-"
+        table.add_row(row["name"], row["plugin"], hub, row["license"] or "-", memory,
+                      row["weights"] or "[yellow]absent[/]")
+    out().print(table)
+    return 0

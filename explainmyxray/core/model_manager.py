@@ -1,0 +1,235 @@
+"""Loads and unloads models so that what is resident always fits the memory budget.
+
+The planner tells the manager, before each step, which models the step needs and the order in
+which models will be needed afterwards. The manager then loads what is missing; to make room it
+evicts first models never needed again, then the one whose next use is farthest away (Belady's
+rule), and never a model the current step needs. Each load is measured (torch allocator on GPU,
+process RSS on the host) and the larger of estimate and measurement is what it is charged.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .case import ModelUsage
+from .errors import MemoryBudgetError, ModelError
+from .memory import MemoryBudget, MemoryProbe, SystemProbe, device_kind, format_size
+from .plugin_api import LoadRequest, ModelRequest, ModelRunner, ModelSpec
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class SpecSource(Protocol):
+        def get(self, name: str) -> ModelSpec: ...
+
+log = logging.getLogger(__name__)
+
+Key = tuple[Any, ...]
+Need = tuple[ModelRequest, str]
+"""A model request on the device of the step that will make it."""
+
+
+@dataclass
+class Resident:
+    key: Key
+    request: ModelRequest
+    runner: ModelRunner
+    device: str
+    usage: ModelUsage
+
+    @property
+    def charged(self) -> int:
+        return max(self.usage.estimated_bytes, self.usage.measured_bytes or 0)
+
+
+@dataclass
+class ManagerStats:
+    loads: Counter[str] = field(default_factory=Counter)
+    unloads: Counter[str] = field(default_factory=Counter)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    peak_charged: dict[str, int] = field(default_factory=dict)
+
+
+def _key(request: ModelRequest, device: str) -> Key:
+    return (*request.key, device)
+
+
+class ModelManager:
+    def __init__(
+        self,
+        registry: SpecSource,
+        budget: MemoryBudget,
+        *,
+        probe: MemoryProbe | None = None,
+        locate: Callable[[ModelSpec], Path | None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.locate = locate or (lambda spec: spec.locate() if spec.locate else None)
+        self.budget = budget
+        self.probe = probe or SystemProbe()
+        self.stats = ManagerStats()
+        self._resident: dict[Key, Resident] = {}
+
+    # --- accounting -------------------------------------------------------------------------
+
+    def charged(self, device: str) -> int:
+        kind = device_kind(device)
+        return sum(r.charged for r in self._resident.values() if device_kind(r.device) == kind)
+
+    def resident(self) -> list[Resident]:
+        return list(self._resident.values())
+
+    def estimate(self, request: ModelRequest) -> int:
+        return self.registry.get(request.name).estimate(request.precision)
+
+    # --- the step protocol ------------------------------------------------------------------
+
+    def prepare(
+        self,
+        needed: Sequence[ModelRequest],
+        device: str,
+        upcoming: Sequence[Sequence[Need]] = (),
+    ) -> dict[str, ModelRunner]:
+        """Make every model of ``needed`` resident on ``device`` and return them by name.
+
+        ``upcoming`` lists the model needs of the steps that follow, in order, each with the
+        device it will be needed on; it decides what to evict. A step whose models together exceed the budget raises MemoryBudgetError.
+        """
+        needed_keys = {_key(r, device) for r in needed}
+        total = sum(self.estimate(r) for r in {_key(r, device): r for r in needed}.values())
+        limit = self.budget.for_device(device)
+        if total > limit:
+            names = " + ".join(f"{r.name} ({format_size(self.estimate(r))})" for r in needed)
+            raise MemoryBudgetError(
+                f"this step needs {names} = {format_size(total)} on {device}, "
+                f"over the budget of {format_size(limit)}; raise the budget or use a "
+                f"smaller precision"
+            )
+        self._evict_unused(needed_keys, upcoming)
+        runners: dict[str, ModelRunner] = {}
+        for request in needed:
+            runners[request.name] = self._ensure(request, device, needed_keys, upcoming)
+        return runners
+
+    def usage(self, request: ModelRequest, device: str) -> ModelUsage | None:
+        resident = self._resident.get(_key(request, device))
+        return resident.usage if resident else None
+
+    def close(self) -> None:
+        for key in list(self._resident):
+            self._unload(key)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _evict_unused(self, needed: set[Key], upcoming: Sequence[Sequence[Need]]) -> None:
+        future = {_key(r, d) for step in upcoming for r, d in step}
+        for key in list(self._resident):
+            if key not in needed and key not in future:
+                self._unload(key)
+
+    def _ensure(
+        self,
+        request: ModelRequest,
+        device: str,
+        needed: set[Key],
+        upcoming: Sequence[Sequence[Need]],
+    ) -> ModelRunner:
+        key = _key(request, device)
+        if key in self._resident:
+            return self._resident[key].runner
+        spec = self.registry.get(request.name)
+        precision = request.precision or spec.default_precision
+        estimate = spec.estimate(precision)
+        self._make_room(estimate, device, needed, upcoming)
+
+        weights = request.weights or self.locate(spec)
+        runner = spec.factory()
+        before = self.probe.used(device)
+        start = time.perf_counter()
+        try:
+            runner.load(
+                LoadRequest(
+                    device=device, precision=precision, weights=weights, settings=request.settings
+                )
+            )
+        except Exception as exc:
+            _safe_unload(runner)
+            if isinstance(exc, ModelError):
+                raise
+            raise ModelError(f"loading model {request.name!r} failed: {exc}") from exc
+        seconds = time.perf_counter() - start
+        after = self.probe.used(device)
+        measured = after - before if before is not None and after is not None else None
+        usage = ModelUsage(
+            name=request.name,
+            device=device,
+            precision=precision,
+            estimated_bytes=estimate,
+            measured_bytes=measured,
+            load_seconds=round(seconds, 4),
+            source=str(weights) if weights else None,
+        )
+        self._resident[key] = Resident(key, request, runner, device, usage)
+        self.stats.loads[request.name] += 1
+        self.stats.events.append(("load", request.name))
+        kind = device_kind(device)
+        self.stats.peak_charged[kind] = max(self.stats.peak_charged.get(kind, 0), self.charged(device))
+        limit = self.budget.for_device(device)
+        if self.charged(device) > limit:
+            log.warning(
+                "model %s measured %s; resident models now exceed the %s budget of %s",
+                request.name, format_size(measured), kind, format_size(limit),
+            )
+        return runner
+
+    def _make_room(
+        self,
+        size: int,
+        device: str,
+        needed: set[Key],
+        upcoming: Sequence[Sequence[Need]],
+    ) -> None:
+        limit = self.budget.for_device(device)
+        kind = device_kind(device)
+        while self.charged(device) + size > limit:
+            candidates = [
+                k for k, r in self._resident.items()
+                if k not in needed and device_kind(r.device) == kind
+            ]
+            if not candidates:
+                held = ", ".join(f"{r.request.name} ({format_size(r.charged)})"
+                                 for r in self._resident.values()
+                                 if device_kind(r.device) == kind)
+                raise MemoryBudgetError(
+                    f"cannot fit {format_size(size)} on {device}: the budget is "
+                    f"{format_size(limit)} and the current step holds {held}"
+                )
+            self._unload(max(candidates, key=lambda k: _next_use(k, upcoming)))
+
+    def _unload(self, key: Key) -> None:
+        resident = self._resident.pop(key)
+        _safe_unload(resident.runner)
+        self.stats.unloads[resident.request.name] += 1
+        self.stats.events.append(("unload", resident.request.name))
+        gc.collect()
+
+
+def _next_use(key: Key, upcoming: Sequence[Sequence[Need]]) -> float:
+    for distance, step in enumerate(upcoming):
+        if any(_key(r, d) == key for r, d in step):
+            return distance
+    return float("inf")
+
+
+def _safe_unload(runner: ModelRunner) -> None:
+    try:
+        runner.unload()
+    except Exception:
+        log.exception("unloading %r failed", runner)

@@ -1,0 +1,107 @@
+"""The planner: which models each step needs, in what order they load, and the predicted peak.
+
+The prediction is not a separate formula: it replays the real :class:`ModelManager` over the
+pipeline's steps with stand-in runners of the declared sizes, so it follows the same eviction
+rules as a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.memory import MemoryBudget
+from ..core.model_manager import ModelManager, Need
+from ..core.plugin_api import LoadRequest, ModelRequest, ModelSpec
+from ..registry.plugins import PluginHost
+from .loader import Pipeline, Step
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    step: Step
+    device: str
+    models: tuple[ModelRequest, ...]
+
+
+@dataclass
+class Plan:
+    steps: list[PlannedStep]
+    budget: MemoryBudget
+    events: list[tuple[str, str]] = field(default_factory=list)
+    peak: dict[str, int] = field(default_factory=dict)
+
+    def upcoming(self, index: int, repeats: bool) -> list[list[Need]]:
+        """Model needs of the steps after ``index``; with ``repeats``, the next batch's too."""
+        following = list(self.steps[index + 1 :])
+        if repeats:
+            following += self.steps[: index + 1]
+        return [[(r, s.device) for r in s.models] for s in following]
+
+    @property
+    def load_order(self) -> list[str]:
+        return [name for kind, name in self.events if kind == "load"]
+
+
+class _StandIn:
+    def load(self, request: LoadRequest) -> None:
+        pass
+
+    def unload(self) -> None:
+        pass
+
+
+class _SizesOnly:
+    """The registry as the planner sees it: real estimates, runners that load nothing."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+
+    def get(self, name: str) -> ModelSpec:
+        spec = self._host.models.get(name)
+        return ModelSpec(
+            name=spec.name,
+            factory=_StandIn,
+            memory_bytes=spec.memory_bytes,
+            default_precision=spec.default_precision,
+        )
+
+
+class _Declared:
+    def used(self, device: str) -> int | None:
+        return None
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``. Imports torch only here."""
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan(pipeline: Pipeline, host: PluginHost, *, device: str | None = None) -> Plan:
+    """Order the steps' model needs and simulate one batch to predict loads and peak memory."""
+    budget = MemoryBudget(pipeline.config.budget.gpu, pipeline.config.budget.cpu)
+    planned: list[PlannedStep] = []
+    for step in pipeline.steps:
+        models = tuple(host.model_requests(step.stage, step.plugin, step.options))  # type: ignore[arg-type]
+        wanted = step.device or device or pipeline.config.device
+        resolved = resolve_device(wanted) if models else "cpu"
+        planned.append(PlannedStep(step=step, device=resolved, models=models))
+    result = Plan(steps=planned, budget=budget)
+
+    simulator = ModelManager(_SizesOnly(host), budget, probe=_Declared())
+    for i, ps in enumerate(planned):
+        if ps.models:
+            simulator.prepare(ps.models, ps.device, result.upcoming(i, repeats=False))
+    result.events = list(simulator.stats.events)
+    result.peak = dict(simulator.stats.peak_charged)
+    for kind in ("cuda", "cpu"):
+        result.peak.setdefault(kind, 0)
+    return result
+
+
+

@@ -1,0 +1,254 @@
+"""The plugin host: built-in plugins, entry-point discovery, allow/block lists, stage dispatch.
+
+Built-in plugins are registered exactly like external ones. External plugins are found through the
+entry-point group ``explainmyxray.plugins``; one that fails to import is recorded with its error and
+skipped, and the host keeps working. ``EXPLAINMYXRAY_PLUGINS`` (comma-separated) is an allowlist and
+``EXPLAINMYXRAY_DISABLE_PLUGINS`` a blocklist; the CLI's ``--plugin``/``--no-plugin`` add to them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from .. import __version__
+from ..core import hookspecs
+from ..core.case import STAGES, Case, Stage
+from ..core.context import StepContext
+from ..core.errors import PluginError, UnknownPluginError
+from ..core.markers import PROJECT
+from ..core.plugin_api import ModelRequest, ModelSpec, NoOptions, StageSpec
+from .models import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "explainmyxray.plugins"
+ALLOW_ENV = "EXPLAINMYXRAY_PLUGINS"
+BLOCK_ENV = "EXPLAINMYXRAY_DISABLE_PLUGINS"
+
+DEFAULT_PLUGINS: dict[str, str] = {
+    "image": "explainmyxray.plugins.preprocess_image",
+    "supplied-report": "explainmyxray.plugins.generate_supplied",
+}
+
+LIFECYCLE_HOOKS = frozenset({"before_stage_run", "after_stage_run", "on_stage_error"})
+REGISTRATION_HOOKS = frozenset({"register_stages", "register_models"})
+
+
+@dataclass
+class PluginInfo:
+    """What ``explainmyxray plugins`` shows for one plugin."""
+
+    name: str
+    source: str
+    version: str | None
+    hooks: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "version": self.version,
+            "hooks": self.hooks,
+            "stages": self.stages,
+            "models": self.models,
+            "error": self.error,
+        }
+
+
+def _names_from_env(var: str) -> set[str]:
+    return {n.strip() for n in os.environ.get(var, "").split(",") if n.strip()}
+
+
+class PluginHost:
+    """Owns the pluggy manager, the stage table and the model registry."""
+
+    def __init__(
+        self,
+        *,
+        allow: Iterable[str] | None = None,
+        block: Iterable[str] = (),
+        builtins: dict[str, str] | None = None,
+        discover: bool = True,
+        extra_plugins: Sequence[tuple[str, object]] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        allow_set = set(allow or ()) | _names_from_env(ALLOW_ENV)
+        self._allow = allow_set or None
+        self._block = set(block) | _names_from_env(BLOCK_ENV)
+        self.infos: dict[str, PluginInfo] = {}
+        self.stages: dict[tuple[Stage, str], StageSpec] = {}
+        self.models = ModelRegistry()
+
+        for name, module_path in (DEFAULT_PLUGINS if builtins is None else builtins).items():
+            if self._wanted(name):
+                self._register_lazy(name, "builtin", __version__, lambda m=module_path: m)
+        if discover:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                if self._wanted(ep.name):
+                    self._register_entry_point(ep)
+        for name, obj in extra_plugins:
+            if self._wanted(name):
+                self._register_object(name, obj, "extra", None)
+        self._collect_registrations()
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _wanted(self, name: str) -> bool:
+        if name in self._block:
+            return False
+        return self._allow is None or name in self._allow
+
+    def _register_lazy(self, name: str, source: str, version: str | None, target: Any) -> None:
+        try:
+            module = importlib.import_module(target())
+        except Exception as exc:  # a broken plugin is recorded and skipped, never fatal
+            self._record_error(name, source, version, exc)
+            return
+        self._register_object(name, module, source, version)
+
+    def _register_entry_point(self, ep: EntryPoint) -> None:
+        dist = ep.dist
+        source = f"entry point {ep.value}" + (f" ({dist.name})" if dist else "")
+        version = dist.version if dist else None
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            self._record_error(ep.name, source, version, exc)
+            return
+        self._register_object(ep.name, plugin, source, version)
+
+    def _register_object(self, name: str, plugin: object, source: str, version: str | None) -> None:
+        if self.pm.has_plugin(name):
+            self._record_error(
+                name, source, version, PluginError(f"plugin name {name!r} is already taken")
+            )
+            return
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._record_error(name, source, version, exc)
+            return
+        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        self.infos[name] = PluginInfo(name=name, source=source, version=version, hooks=hooks)
+
+    def _record_error(self, name: str, source: str, version: str | None, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("plugin %s (%s) skipped: %s", name, source, message)
+        self.infos[name] = PluginInfo(name=name, source=source, version=version, error=message)
+
+    def _collect_registrations(self) -> None:
+        for name, info in list(self.infos.items()):
+            if info.error is not None:
+                continue
+            caller = self._only(name, "register_stages")
+            try:
+                caller(register=self._stage_registrar(name))
+                self._only(name, "register_models")(register=self._model_registrar(name))
+            except Exception as exc:
+                self._unregister_broken(name, exc)
+
+    def _unregister_broken(self, name: str, exc: BaseException) -> None:
+        self.pm.unregister(name=name)
+        self.stages = {k: v for k, v in self.stages.items() if v.plugin != name}
+        self.models.drop_plugin(name)
+        info = self.infos[name]
+        self._record_error(name, info.source, info.version, exc)
+
+    def _stage_registrar(self, plugin: str):
+        def register(
+            stage: Stage,
+            *,
+            options: type[BaseModel] = NoOptions,
+            models=None,
+            description: str = "",
+        ) -> None:
+            if stage not in STAGES:
+                raise PluginError(f"plugin {plugin!r} registered unknown stage {stage!r}")
+            if not self._implements(plugin, stage):
+                raise PluginError(
+                    f"plugin {plugin!r} registered stage {stage!r} but has no {stage}() hook"
+                )
+            self.stages[(stage, plugin)] = StageSpec(
+                stage=stage, plugin=plugin, options=options, models=models, description=description
+            )
+            self.infos[plugin].stages.append(stage)
+
+        return register
+
+    def _model_registrar(self, plugin: str):
+        def register(spec: ModelSpec) -> None:
+            self.models.add(spec, plugin=plugin)
+            self.infos[plugin].models.append(spec.name)
+
+        return register
+
+    def _implements(self, plugin: str, hook: str) -> bool:
+        return any(impl.plugin_name == plugin for impl in getattr(self.pm.hook, hook).get_hookimpls())
+
+    def _only(self, plugin: str, hook: str):
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
+    # --- queries --------------------------------------------------------------------------
+
+    @property
+    def load_errors(self) -> dict[str, str]:
+        return {n: i.error for n, i in self.infos.items() if i.error is not None}
+
+    def plugins_for(self, stage: Stage) -> list[str]:
+        return sorted(p for (s, p) in self.stages if s == stage)
+
+    def stage_spec(self, stage: Stage, plugin: str) -> StageSpec:
+        try:
+            return self.stages[(stage, plugin)]
+        except KeyError:
+            available = ", ".join(self.plugins_for(stage)) or "none installed"
+            hint = ""
+            if plugin in self.load_errors:
+                hint = f" (plugin {plugin!r} failed to load: {self.load_errors[plugin]})"
+            raise UnknownPluginError(
+                f"no plugin {plugin!r} for stage {stage!r}{hint}; available: {available}"
+            ) from None
+
+    def model_requests(self, stage: Stage, plugin: str, options: BaseModel) -> list[ModelRequest]:
+        return self.stage_spec(stage, plugin).model_requests(options)
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def call_stage(self, stage: Stage, plugin: str, cases: Sequence[Case], step: StepContext) -> list:
+        """Call ``stage`` on the one plugin a pipeline step names; return its per-case list."""
+        self.stage_spec(stage, plugin)
+        result = self._only(plugin, stage)(cases=list(cases), step=step)
+        if result is None:
+            raise PluginError(f"plugin {plugin!r} returned nothing from {stage}()")
+        result = list(result)
+        if len(result) != len(cases):
+            raise PluginError(
+                f"plugin {plugin!r} returned {len(result)} results from {stage}() "
+                f"for {len(cases)} cases"
+            )
+        return result
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Broadcast a lifecycle hook; an observer that raises is logged, never fatal."""
+        if hook not in LIFECYCLE_HOOKS:
+            raise PluginError(f"{hook!r} is not a lifecycle hook")
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            try:
+                impl.function(**accepted)
+            except Exception:
+                log.exception("lifecycle hook %s of plugin %s failed", hook, impl.plugin_name)

@@ -1,0 +1,82 @@
+"""Where model weights are: a local folder, a package asset, or the Hugging Face cache.
+
+Nothing here downloads unless :func:`pull` is called. ``HF_HUB_OFFLINE=1`` is respected, and so
+are ``HF_HOME`` and ``HF_TOKEN`` (through ``huggingface_hub`` itself).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..core.errors import ModelError, WeightsNotFoundError
+from ..core.plugin_api import ModelSpec
+
+
+def _hub_snapshot(spec: ModelSpec, *, local_only: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    return Path(
+        snapshot_download(
+            repo_id=spec.hub_id,
+            revision=spec.revision,
+            allow_patterns=list(spec.files) or None,
+            local_files_only=local_only,
+        )
+    )
+
+
+def locate_weights(spec: ModelSpec) -> Path | None:
+    """The folder (or file) holding the weights, or None when they are not on this machine."""
+    if spec.locate is not None:
+        found = spec.locate()
+        if found is not None:
+            return found
+    if not spec.hub_id:
+        return None
+    try:
+        path = _hub_snapshot(spec, local_only=True)
+    except Exception:
+        return None
+    return path if not missing_files(spec, path) else None
+
+
+def missing_files(spec: ModelSpec, where: Path | None) -> list[str]:
+    if where is None:
+        return list(spec.files) or ["(the model's weights)"]
+    if where.is_file():
+        return []
+    return [f for f in spec.files if not any(where.glob(f))]
+
+
+def explain_missing(spec: ModelSpec, where: Path | None = None) -> WeightsNotFoundError:
+    missing = ", ".join(missing_files(spec, where))
+    place = str(where) if where else "the Hugging Face cache"
+    how = (
+        f"run `explainmyxray models pull {spec.name}` (Hub id {spec.hub_id}"
+        + (f", revision {spec.revision}" if spec.revision else "")
+        + ") or give a local folder as `weights:` in the pipeline"
+        if spec.hub_id
+        else "give a local folder as `weights:` in the pipeline"
+    )
+    return WeightsNotFoundError(f"model {spec.name!r}: missing {missing} in {place}; {how}")
+
+
+def pull(spec: ModelSpec) -> Path:
+    """Download the pinned revision's files (resumable: the Hub client skips what is there)."""
+    if not spec.hub_id:
+        raise ModelError(f"model {spec.name!r} has no Hub id; it ships with its package")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        raise ModelError(f"cannot download {spec.hub_id}: HF_HUB_OFFLINE is set")
+    try:
+        return _hub_snapshot(spec, local_only=False)
+    except ImportError as exc:
+        raise ModelError("downloading needs huggingface_hub: pip install huggingface_hub") from exc
+    except Exception as exc:
+        name = type(exc).__name__
+        if name == "GatedRepoError":
+            raise ModelError(
+                f"{spec.hub_id} is gated: accept its license on the Hub page, then set HF_TOKEN "
+                f"(or run `huggingface-cli login`) and pull again"
+            ) from exc
+        raise ModelError(f"downloading {spec.hub_id} failed: {name}: {exc}") from exc
