@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 COMMANDS = {
     "run": "Run a pipeline over images and write reports, overlays and an HTML index.",
+    "demo": "Run the default pipeline on a real chest radiograph and show where the HTML is.",
     "validate": "Check a pipeline file and show its plan (load order, predicted peak memory).",
     "plugins": "List plugins: name, version, source, hooks, stages, models, load errors.",
     "models": "List, download, verify or locate model weights.",

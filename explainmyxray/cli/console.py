@@ -23,9 +23,9 @@ def print_error(message: str) -> None:
     from rich.text import Text
 
     head, _, rest = message.partition("\n")
-    err().print(Text.assemble(("error: ", "bold red"), (head, "red")), highlight=False)
+    err().print(Text.assemble(("error: ", "bold red"), (head, "red")), soft_wrap=True)
     if rest:
-        err().print(Text(rest), highlight=False)
+        err().print(Text(rest), soft_wrap=True)
 
 
 def configure_logging(verbose: bool) -> None:

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from explainmyxray import hookimpl
+from explainmyxray.core.orchestrator import Orchestrator
+from explainmyxray.pipelines.loader import parse_pipeline
+from explainmyxray.registry.plugins import PluginHost
+
+from .fakes import FakeReader, FakeRunner, FakeWriter, Recorder, fake_plugins
+
+PIPELINE = """\
+name: fake
+device: cpu
+batch_size: {batch}
+budget:
+  cpu: 1GiB
+stages:
+  - stage: preprocess
+    plugin: reader
+    options:
+      fail_on: [broken]
+  - stage: generate
+    plugin: writer
+  - stage: score
+    plugin: scorer
+"""
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    FakeRunner.live.clear()
+    FakeReader.calls.clear()
+
+
+def make(batch: int = 8, plugins=None, **kw):
+    host = PluginHost(builtins={}, discover=False, extra_plugins=plugins or fake_plugins())
+    pipeline = parse_pipeline(PIPELINE.format(batch=batch), host, source="fake.yaml")
+    return host, Orchestrator(host, pipeline, **kw)
+
+
+def inputs(tmp_path: Path, names: list[str]) -> list[Path]:
+    paths = []
+    for name in names:
+        p = tmp_path / "in" / name
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"not read by the fake reader")
+        paths.append(p)
+    return paths
+
+
+def reports(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("cases/*/report.json")}
+
+
+def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
+    recorder = Recorder()
+    host, orch = make(batch=3, plugins=[*fake_plugins(), ("rec", recorder)])
+    summary = orch.run(inputs(tmp_path, [f"{i}.png" for i in range(7)]), tmp_path / "out")
+    assert summary.ok and summary.finished == 7
+    assert FakeReader.calls == [3, 3, 1]
+    # writer-a (600) and judge (500) cannot share 1 GiB: each loads once per batch, 3 batches
+    assert summary.model_loads == {"writer-a": 3, "judge": 3}
+    assert summary.peak_bytes["cpu"] <= 1024**3
+    stages = [(e[1], e[3]) for e in recorder.events if e[0] == "before"]
+    assert stages[:3] == [("preprocess", 3), ("generate", 3), ("score", 3)]
+    assert FakeRunner.live == {"writer-a": 0, "judge": 0}
+
+
+def test_a_failing_case_is_recorded_and_the_batch_continues(tmp_path):
+    recorder = Recorder()
+    host, orch = make(plugins=[*fake_plugins(), ("rec", recorder)])
+    summary = orch.run(inputs(tmp_path, ["a.png", "broken.png", "c.png"]), tmp_path / "out")
+    assert not summary.ok and summary.failed == 1 and summary.finished == 2
+    docs = reports(tmp_path / "out")
+    broken = next(d for d in docs.values() if d["source"].endswith("broken.png"))
+    assert broken["errors"] == [{
+        "stage": "preprocess", "plugin": "reader", "error_type": "ValueError",
+        "message": f"cannot decode {broken['source']}",
+    }]
+    assert broken["report"] is None  # later stages skipped the failed case
+    good = [d for d in docs.values() if not d["errors"]]
+    assert all(d["scores"] == [{"metric": "n_findings", "value": 1.0, "details": {}}] for d in good)
+    assert [s["stage"] for s in good[0]["provenance"]] == ["preprocess", "generate", "score"]
+    assert good[0]["provenance"][1]["models"][0]["name"] == "writer-a"
+    assert ("error", "preprocess", "reader", broken["id"]) in recorder.events
+
+
+def test_a_step_that_raises_fails_its_cases_not_the_run(tmp_path):
+    class Crashing(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            raise RuntimeError("CUDA driver exploded")
+
+    plugins = [p if p[0] != "writer" else ("writer", Crashing()) for p in fake_plugins()]
+    host, orch = make(plugins=plugins)
+    summary = orch.run(inputs(tmp_path, ["a.png", "b.png"]), tmp_path / "out")
+    assert summary.failed == 2
+    for doc in reports(tmp_path / "out").values():
+        assert doc["errors"][0]["message"] == "CUDA driver exploded"
+        assert doc["errors"][0]["stage"] == "generate"
+
+
+def test_a_result_of_the_wrong_type_is_a_per_case_plugin_error(tmp_path):
+    class Sloppy(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            return ["FINDINGS: none" for _ in cases]
+
+    plugins = [p if p[0] != "writer" else ("writer", Sloppy()) for p in fake_plugins()]
+    host, orch = make(plugins=plugins)
+    orch.run(inputs(tmp_path, ["a.png"]), tmp_path / "out")
+    (doc,) = reports(tmp_path / "out").values()
+    assert doc["errors"][0]["message"] == (
+        "plugin 'writer' returned str from generate(); expected StructuredReport"
+    )
+
+
+def test_rerun_skips_finished_cases_and_force_redoes_them(tmp_path):
+    paths = inputs(tmp_path, ["a.png", "b.png"])
+    host, orch = make()
+    orch.run(paths, tmp_path / "out")
+    FakeReader.calls.clear()
+    host, orch = make()
+    summary = orch.run(paths, tmp_path / "out")
+    assert summary.skipped == 2 and FakeReader.calls == []
+    host, orch = make()
+    summary = orch.run(paths, tmp_path / "out", force=True)
+    assert summary.skipped == 0 and FakeReader.calls == [2]
+
+
+def test_a_failed_rerun_never_overwrites_a_finished_result(tmp_path):
+    paths = inputs(tmp_path, ["a.png"])
+    host, orch = make()
+    orch.run(paths, tmp_path / "out")
+    (case_dir,) = (tmp_path / "out" / "cases").iterdir()
+    before = (case_dir / "report.json").read_text()
+
+    class Crashing(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            raise RuntimeError("out of luck")
+
+    plugins = [p if p[0] != "writer" else ("writer", Crashing()) for p in fake_plugins()]
+    host, orch = make(plugins=plugins)
+    summary = orch.run(paths, tmp_path / "out", force=True)
+    assert summary.failed == 1
+    assert (case_dir / "report.json").read_text() == before
+    assert json.loads((case_dir / "error.json").read_text())["errors"][0]["message"] == "out of luck"
+
+
+def test_failed_cases_are_retried_on_rerun(tmp_path):
+    paths = inputs(tmp_path, ["broken.png"])
+    host, orch = make()
+    assert orch.run(paths, tmp_path / "out").failed == 1
+    FakeReader.calls.clear()
+    host, orch = make()
+    orch.run(paths, tmp_path / "out")
+    assert FakeReader.calls == [1]
+
+
+def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
+    torch = pytest.importorskip("torch")
+    seen: list[int] = []
+
+    class Hungry(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            seen.append(len(cases))
+            if len(cases) > 1 or "huge" in cases[0].source:
+                raise torch.OutOfMemoryError("CUDA out of memory")
+            return super().generate(cases, step)
+
+    plugins = [p if p[0] != "writer" else ("writer", Hungry()) for p in fake_plugins()]
+    host, orch = make(plugins=plugins)
+    summary = orch.run(inputs(tmp_path, ["a.png", "b.png", "huge.png", "d.png"]), tmp_path / "out")
+    assert seen == [4, 2, 1, 1, 2, 1, 1]
+    assert summary.finished == 3 and summary.failed == 1
+    (failure,) = summary.failures
+    assert failure[1].endswith("huge.png") and failure[2][0].error_type == "OutOfMemoryError"
+
+
+def test_results_are_written_atomically_without_leftovers(tmp_path):
+    host, orch = make()
+    orch.run(inputs(tmp_path, ["a.png"]), tmp_path / "out")
+    leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    (doc,) = reports(tmp_path / "out").values()
+    assert doc["schema_version"] == "1.0"
+    assert "pixels" not in json.dumps(doc)
+
+
+def test_a_sidecar_report_is_supplied_to_the_case(tmp_path):
+    (path,) = inputs(tmp_path, ["a.png"])
+    path.with_suffix(".txt").write_text("FINDINGS: cardiomegaly")
+
+    class Echo(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            from explainmyxray.core.case import StructuredReport
+
+            return [StructuredReport(text=c.supplied_report, source="echo") for c in cases]
+
+    plugins = [p if p[0] != "writer" else ("writer", Echo()) for p in fake_plugins()]
+    host, orch = make(plugins=plugins)
+    orch.run([path], tmp_path / "out")
+    (doc,) = reports(tmp_path / "out").values()
+    assert doc["report"]["text"] == "FINDINGS: cardiomegaly"
+    assert textwrap.dedent(doc["supplied_report"]) == "FINDINGS: cardiomegaly"
