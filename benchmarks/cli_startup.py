@@ -32,8 +32,9 @@ def main() -> int:
     times = []
     for _ in range(args.runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "explainmyxray", "--help"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "explainmyxray", "--help"], check=True, capture_output=True
+        )
         times.append(time.perf_counter() - start)
     probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True)
     heavy = [m for m in probe.stderr.strip().split(",") if m]

@@ -23,9 +23,20 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "explainmyxray-cont
 @pytest.fixture(scope="module")
 def installed_example():
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", str(EXAMPLE)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            str(EXAMPLE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     importlib.invalidate_caches()
@@ -35,7 +46,9 @@ def installed_example():
 def test_plugins_json_lists_the_installed_example(installed_example):
     result = subprocess.run(
         [sys.executable, "-m", "explainmyxray", "plugins", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
     example = plugins[installed_example]

@@ -24,13 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="explainmyxray",
         description="Structured, anatomically grounded, verified chest X-ray reports.",
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument(
-        "--plugin", action="append", default=[], metavar="NAME",
+        "--verbose", "-v", action="store_true", help="show tracebacks and debug logs"
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="load only these plugins (repeatable; adds to EXPLAINMYXRAY_PLUGINS)",
     )
     parser.add_argument(
-        "--no-plugin", action="append", default=[], metavar="NAME",
+        "--no-plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="do not load this plugin (repeatable; adds to EXPLAINMYXRAY_DISABLE_PLUGINS)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

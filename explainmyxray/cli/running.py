@@ -71,8 +71,9 @@ def _run_writers(pipeline_name: str):
         return []
 
     def index(out_dir: Path, cases) -> None:
-        path = write_index(out_dir, cases, title=f"ExplainMyXray — {pipeline_name}",
-                           pipeline_name=pipeline_name)
+        path = write_index(
+            out_dir, cases, title=f"ExplainMyXray — {pipeline_name}", pipeline_name=pipeline_name
+        )
         out().print(f"HTML report: [link=file://{path.resolve()}]{path}[/link]")
 
     return [index]
@@ -94,9 +95,7 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.total} input(s): {summary.finished} finished, {summary.skipped} skipped "
         f"(already done), {status}"
     )
-    for case_id, source, errors in summary.failures:
+    for _case_id, source, errors in summary.failures:
         for e in errors:
-            console.print(
-                f"  [red]✗[/] {escape(source)}: {e.stage} ({escape(e.plugin)}): {escape(e.message)}",
-                highlight=False,
-            )
+            where = f"{escape(source)}: {e.stage} ({escape(e.plugin)})"
+            console.print(f"  [red]✗[/] {where}: {escape(e.message)}", highlight=False)

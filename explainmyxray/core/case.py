@@ -1,7 +1,7 @@
 """The typed objects that flow between stages.
 
-A :class:`Case` is one radiograph on its way through a pipeline. Each stage reads what earlier stages
-wrote and fills in its own part. Every coordinate is in the *original* image's pixel space
+A :class:`Case` is one radiograph on its way through a pipeline. Each stage reads what earlier
+stages wrote and fills in its own part. Every coordinate is in the *original* image's pixel space
 (x to the right, y down, origin at the top-left corner), whatever size a model works at.
 Pixel arrays are carried in memory only; they are never part of the serialized report.
 """
@@ -37,7 +37,9 @@ class Box(Record):
     @model_validator(mode="after")
     def _ordered(self) -> Box:
         if self.x1 < self.x0 or self.y1 < self.y0:
-            raise ValueError(f"box corners out of order: ({self.x0},{self.y0})-({self.x1},{self.y1})")
+            raise ValueError(
+                f"box corners out of order: ({self.x0},{self.y0})-({self.x1},{self.y1})"
+            )
         return self
 
     @property

@@ -1,6 +1,7 @@
 """The pluggy markers of the ``explainmyxray`` hook namespace.
 
-Plugin authors import :data:`hookimpl` from the package root: ``from explainmyxray import hookimpl``.
+Plugin authors import :data:`hookimpl` from the package root:
+``from explainmyxray import hookimpl``.
 """
 
 import pluggy

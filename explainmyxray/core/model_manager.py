@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     class SpecSource(Protocol):
         def get(self, name: str) -> ModelSpec: ...
 
+
 log = logging.getLogger(__name__)
 
 Key = tuple[Any, ...]
@@ -100,7 +101,8 @@ class ModelManager:
         """Make every model of ``needed`` resident on ``device`` and return them by name.
 
         ``upcoming`` lists the model needs of the steps that follow, in order, each with the
-        device it will be needed on; it decides what to evict. A step whose models together exceed the budget raises MemoryBudgetError.
+        device it will be needed on; it decides what to evict. A step whose models together
+        exceed the budget raises MemoryBudgetError.
         """
         needed_keys = {_key(r, device) for r in needed}
         total = sum(self.estimate(r) for r in {_key(r, device): r for r in needed}.values())
@@ -180,12 +182,17 @@ class ModelManager:
         self.stats.loads[request.name] += 1
         self.stats.events.append(("load", request.name))
         kind = device_kind(device)
-        self.stats.peak_charged[kind] = max(self.stats.peak_charged.get(kind, 0), self.charged(device))
+        self.stats.peak_charged[kind] = max(
+            self.stats.peak_charged.get(kind, 0), self.charged(device)
+        )
         limit = self.budget.for_device(device)
         if self.charged(device) > limit:
             log.warning(
                 "model %s measured %s; resident models now exceed the %s budget of %s",
-                request.name, format_size(measured), kind, format_size(limit),
+                request.name,
+                format_size(measured),
+                kind,
+                format_size(limit),
             )
         return runner
 
@@ -200,13 +207,16 @@ class ModelManager:
         kind = device_kind(device)
         while self.charged(device) + size > limit:
             candidates = [
-                k for k, r in self._resident.items()
+                k
+                for k, r in self._resident.items()
                 if k not in needed and device_kind(r.device) == kind
             ]
             if not candidates:
-                held = ", ".join(f"{r.request.name} ({format_size(r.charged)})"
-                                 for r in self._resident.values()
-                                 if device_kind(r.device) == kind)
+                held = ", ".join(
+                    f"{r.request.name} ({format_size(r.charged)})"
+                    for r in self._resident.values()
+                    if device_kind(r.device) == kind
+                )
                 raise MemoryBudgetError(
                     f"cannot fit {format_size(size)} on {device}: the budget is "
                     f"{format_size(limit)} and the current step holds {held}"

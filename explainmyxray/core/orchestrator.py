@@ -129,9 +129,7 @@ class Orchestrator:
         self.pipeline = pipeline
         self.keep_phi = keep_phi
         self.plan: Plan = plan(pipeline, host, device=device)
-        self.manager = manager or ModelManager(
-            host.models, self.plan.budget, locate=locate_weights
-        )
+        self.manager = manager or ModelManager(host.models, self.plan.budget, locate=locate_weights)
         self.case_writers = list(case_writers)
         self.run_writers = list(run_writers)
         self.stage_seconds: Counter[str] = Counter()
@@ -187,8 +185,12 @@ class Orchestrator:
             except Exception as exc:
                 log.exception("writing outputs of %s failed", case.id)
                 case.errors.append(
-                    CaseError(stage="output", plugin=getattr(writer, "__name__", "writer"),
-                              error_type=type(exc).__name__, message=str(exc))
+                    CaseError(
+                        stage="output",
+                        plugin=getattr(writer, "__name__", "writer"),
+                        error_type=type(exc).__name__,
+                        message=str(exc),
+                    )
                 )
                 write_case_report(case, out_dir)
         if case.failed:
@@ -273,8 +275,9 @@ class Orchestrator:
                 results = self.host.call_stage(stage, plugin, cases, context)  # type: ignore[arg-type]
         except Exception as exc:
             if _is_oom(exc) and len(cases) > 1:
-                log.warning("%s:%s ran out of memory at batch %d; splitting", stage, plugin,
-                            len(cases))
+                log.warning(
+                    "%s:%s ran out of memory at batch %d; splitting", stage, plugin, len(cases)
+                )
                 _empty_cuda_cache()
                 half = len(cases) // 2
                 yield from self._call(stage, plugin, cases[:half], context)
@@ -296,9 +299,7 @@ class Orchestrator:
 def _land(stage: str, plugin: str, case: Case, result: Any) -> None:
     expected, apply = _RESULTS[stage]
     item = _ITEM_TYPES.get(stage)
-    ok = isinstance(result, expected) and (
-        item is None or all(isinstance(x, item) for x in result)
-    )
+    ok = isinstance(result, expected) and (item is None or all(isinstance(x, item) for x in result))
     if not ok:
         what = f"a list of {item.__name__}" if item else getattr(expected, "__name__", expected)
         raise PluginError(
@@ -311,7 +312,9 @@ def _lookup(runners: dict[str, Any], name: str, label: str) -> Any:
     try:
         return runners[name]
     except KeyError:
-        raise PluginError(f"step {label} asked for model {name!r}, which it did not declare") from None
+        raise PluginError(
+            f"step {label} asked for model {name!r}, which it did not declare"
+        ) from None
 
 
 def _empty_cuda_cache() -> None:

@@ -48,7 +48,7 @@ class ModelRequest:
     @property
     def key(self) -> tuple[str, str | None, str | None]:
         settings = tuple(sorted((k, repr(v)) for k, v in self.settings.items()))
-        return (self.name, self.precision, str(self.weights) if self.weights else None) + settings
+        return (self.name, self.precision, str(self.weights) if self.weights else None, *settings)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class PipelineError(ConfigError):
@@ -36,7 +38,9 @@ class PipelineError(ConfigError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        head = f"{len(problems)} problem(s) in pipeline" if len(problems) > 1 else "invalid pipeline"
+        head = (
+            f"{len(problems)} problem(s) in pipeline" if len(problems) > 1 else "invalid pipeline"
+        )
         super().__init__(head + ":\n  " + "\n  ".join(str(p) for p in problems))
 
 
@@ -77,7 +81,9 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _line_map(node: yaml.Node, path: Loc = (), lines: dict[Loc, int] | None = None) -> dict[Loc, int]:
+def _line_map(
+    node: yaml.Node, path: Loc = (), lines: dict[Loc, int] | None = None
+) -> dict[Loc, int]:
     lines = {} if lines is None else lines
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -186,8 +192,10 @@ def _option_problems(
             broken = host.load_errors.get(plugin)
             close = difflib.get_close_matches(plugin, available, n=1)
             why = (
-                f" (it failed to load: {broken})" if broken
-                else f" (did you mean {close[0]!r}?)" if close
+                f" (it failed to load: {broken})"
+                if broken
+                else f" (did you mean {close[0]!r}?)"
+                if close
                 else ""
             )
             problems.append(

@@ -102,6 +102,3 @@ def plan(pipeline: Pipeline, host: PluginHost, *, device: str | None = None) -> 
     for kind in ("cuda", "cpu"):
         result.peak.setdefault(kind, 0)
     return result
-
-
-

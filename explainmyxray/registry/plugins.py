@@ -144,7 +144,9 @@ class PluginHost:
         hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         self.infos[name] = PluginInfo(name=name, source=source, version=version, hooks=hooks)
 
-    def _record_error(self, name: str, source: str, version: str | None, exc: BaseException) -> None:
+    def _record_error(
+        self, name: str, source: str, version: str | None, exc: BaseException
+    ) -> None:
         message = f"{type(exc).__name__}: {exc}"
         log.warning("plugin %s (%s) skipped: %s", name, source, message)
         self.infos[name] = PluginInfo(name=name, source=source, version=version, error=message)
@@ -196,7 +198,9 @@ class PluginHost:
         return register
 
     def _implements(self, plugin: str, hook: str) -> bool:
-        return any(impl.plugin_name == plugin for impl in getattr(self.pm.hook, hook).get_hookimpls())
+        return any(
+            impl.plugin_name == plugin for impl in getattr(self.pm.hook, hook).get_hookimpls()
+        )
 
     def _only(self, plugin: str, hook: str):
         others = [p for n, p in self.pm.list_name_plugin() if n != plugin]
@@ -228,7 +232,9 @@ class PluginHost:
 
     # --- calls ----------------------------------------------------------------------------
 
-    def call_stage(self, stage: Stage, plugin: str, cases: Sequence[Case], step: StepContext) -> list:
+    def call_stage(
+        self, stage: Stage, plugin: str, cases: Sequence[Case], step: StepContext
+    ) -> list:
         """Call ``stage`` on the one plugin a pipeline step names; return its per-case list."""
         self.stage_spec(stage, plugin)
         result = self._only(plugin, stage)(cases=list(cases), step=step)

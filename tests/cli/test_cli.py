@@ -15,7 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "explainmyxray", *args],
-        capture_output=True, text=True, timeout=120, **kw,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
     )
 
 
@@ -28,8 +31,9 @@ def test_help_imports_no_heavy_library():
         " if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -61,7 +65,8 @@ def test_unknown_pipeline_is_one_red_line_and_verbose_adds_the_traceback():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: no-such-pipeline: no such pipeline file or shipped pipeline "
-        + "(" + ", ".join(sorted(p.stem for p in (REPO / "configs/pipelines").glob("*.yaml")))
+        + "("
+        + ", ".join(sorted(p.stem for p in (REPO / "configs/pipelines").glob("*.yaml")))
         + ")"
     ]
     verbose = cli("--verbose", "validate", "no-such-pipeline")

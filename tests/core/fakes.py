@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +15,7 @@ MiB = 1024**2
 
 
 class FakeRunner:
-    live: dict[str, int] = {}
+    live: ClassVar[dict[str, int]] = {}
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -54,7 +56,7 @@ class WriterOptions(BaseModel):
 class FakeReader:
     """A preprocess plugin that makes a gradient image, failing for names in ``fail_on``."""
 
-    calls: list[int] = []
+    calls: ClassVar[list[int]] = []
 
     @hookimpl
     def register_stages(self, register):
@@ -90,8 +92,10 @@ class FakeWriter:
     def generate(self, cases, step):
         runner = step.model(step.options.model)
         assert runner.loaded
-        return [StructuredReport(findings=[Finding(label="cardiomegaly")], source=runner.name)
-                for _ in cases]
+        return [
+            StructuredReport(findings=[Finding(label="cardiomegaly")], source=runner.name)
+            for _ in cases
+        ]
 
 
 class FakeScorer:

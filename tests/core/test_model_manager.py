@@ -8,7 +8,7 @@ from explainmyxray.core.model_manager import ModelManager
 from explainmyxray.core.plugin_api import ModelRequest, ModelSpec
 from explainmyxray.registry.models import ModelRegistry
 
-from .fakes import MiB, FakeRunner, fake_spec
+from .fakes import FakeRunner, MiB, fake_spec
 
 
 class ByteProbe:
@@ -66,7 +66,12 @@ def test_peak_stays_within_budget_and_loads_are_minimal_under_pressure():
     assert max(manager.stats.peak_charged.values()) <= budget.gpu_bytes
     # c (needed again soon) survives; a is evicted for b, then reloaded at the end: 4 loads
     assert dict(manager.stats.loads) == {"a": 2, "b": 1, "c": 1}
-    assert manager.stats.events[:4] == [("load", "a"), ("load", "c"), ("unload", "a"), ("load", "b")]
+    assert manager.stats.events[:4] == [
+        ("load", "a"),
+        ("load", "c"),
+        ("unload", "a"),
+        ("load", "b"),
+    ]
 
 
 def test_model_needed_by_next_step_is_not_reloaded():
@@ -75,7 +80,11 @@ def test_model_needed_by_next_step_is_not_reloaded():
     # a, needed again at step 3, survives step 2; b goes first, a only once it is never needed
     assert manager.stats.loads["a"] == 1
     assert manager.stats.events == [
-        ("load", "a"), ("load", "b"), ("unload", "b"), ("unload", "a"), ("load", "c")
+        ("load", "a"),
+        ("load", "b"),
+        ("unload", "b"),
+        ("unload", "a"),
+        ("load", "c"),
     ]
 
 
@@ -87,14 +96,16 @@ def test_models_never_needed_again_are_released_before_the_next_load():
 
 def test_a_model_bigger_than_the_budget_is_a_clear_error():
     manager = ModelManager(registry(big=2000), MemoryBudget(gpu_bytes=1000 * MiB))
-    with pytest.raises(MemoryBudgetError, match=r"big \(1.95 GiB\).*over the budget of 1000.00 MiB"):
+    with pytest.raises(
+        MemoryBudgetError, match=r"big \(1.95 GiB\).*over the budget of 1000.00 MiB"
+    ):
         manager.prepare(req("big"), "cuda")
     assert manager.stats.loads["big"] == 0
 
 
 def test_a_step_whose_models_together_exceed_the_budget_is_an_error():
     manager = ModelManager(registry(a=600, b=600), MemoryBudget(gpu_bytes=1000 * MiB))
-    with pytest.raises(MemoryBudgetError, match="a .* \\+ b"):
+    with pytest.raises(MemoryBudgetError, match=r"a .* \+ b"):
         manager.prepare(req("a", "b"), "cuda")
 
 
@@ -111,8 +122,9 @@ def test_measured_usage_is_recorded_and_charged_when_larger_than_the_estimate():
 
 
 def test_host_and_gpu_budgets_are_separate():
-    manager = ModelManager(registry(a=800, b=800), MemoryBudget(gpu_bytes=1000 * MiB,
-                                                               cpu_bytes=1000 * MiB))
+    manager = ModelManager(
+        registry(a=800, b=800), MemoryBudget(gpu_bytes=1000 * MiB, cpu_bytes=1000 * MiB)
+    )
     manager.prepare(req("a"), "cuda", on("cpu", ["b"]))
     manager.prepare(req("b"), "cpu", on("cuda", ["a"]))
     assert {r.request.name for r in manager.resident()} == {"a", "b"}
@@ -144,7 +156,9 @@ def test_a_failing_load_is_a_model_error_and_leaves_nothing_resident():
             pass
 
     reg = ModelRegistry()
-    reg.add(ModelSpec(name="x", factory=Broken, memory_bytes={"fp32": MiB}, default_precision="fp32"))
+    reg.add(
+        ModelSpec(name="x", factory=Broken, memory_bytes={"fp32": MiB}, default_precision="fp32")
+    )
     manager = ModelManager(reg, MemoryBudget())
     with pytest.raises(ModelError, match="loading model 'x' failed: checkpoint is truncated"):
         manager.prepare(req("x"), "cpu")

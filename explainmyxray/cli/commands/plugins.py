@@ -26,13 +26,20 @@ def run(args: argparse.Namespace) -> int:
     for info in infos:
         if info.error:
             table.add_row(
-                escape(info.name), info.version or "-", escape(info.source),
-                f"[red]failed to load: {escape(info.error)}[/]", "", "",
+                escape(info.name),
+                info.version or "-",
+                escape(info.source),
+                f"[red]failed to load: {escape(info.error)}[/]",
+                "",
+                "",
             )
         else:
             table.add_row(
-                escape(info.name), info.version or "-", escape(info.source),
-                ", ".join(info.stages) or "-", ", ".join(info.models) or "-",
+                escape(info.name),
+                info.version or "-",
+                escape(info.source),
+                ", ".join(info.stages) or "-",
+                ", ".join(info.models) or "-",
                 ", ".join(info.hooks),
             )
     out().print(table)

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="override the pipeline's device (cpu, cuda, cuda:N)")
     parser.add_argument("--report", help="report text to ground and verify (all inputs)")
     parser.add_argument(
-        "--keep-phi", action="store_true",
+        "--keep-phi",
+        action="store_true",
         help="keep patient identifiers from DICOM headers in outputs (off by default)",
     )
 

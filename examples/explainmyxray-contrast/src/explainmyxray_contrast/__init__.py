@@ -32,9 +32,14 @@ def score(cases, step):
         pixels = case.image.pixels.astype(np.float64)
         counts, _ = np.histogram(pixels, bins=options.bins, range=(0.0, 1.0))
         p = counts[counts > 0] / counts.sum()
-        results.append([
-            Score(metric="contrast.rms", value=float(pixels.std())),
-            Score(metric="contrast.entropy_bits", value=float(-(p * np.log2(p)).sum()),
-                  details={"bins": options.bins}),
-        ])
+        results.append(
+            [
+                Score(metric="contrast.rms", value=float(pixels.std())),
+                Score(
+                    metric="contrast.entropy_bits",
+                    value=float(-(p * np.log2(p)).sum()),
+                    details={"bins": options.bins},
+                ),
+            ]
+        )
     return results
