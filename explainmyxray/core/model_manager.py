@@ -56,6 +56,7 @@ class ManagerStats:
     unloads: Counter[str] = field(default_factory=Counter)
     events: list[tuple[str, str]] = field(default_factory=list)
     peak_charged: dict[str, int] = field(default_factory=dict)
+    """Per device kind: the most memory resident models plus the running step's workspace took."""
 
 
 def _key(request: ModelRequest, device: str) -> Key:
@@ -105,10 +106,14 @@ class ModelManager:
         exceed the budget raises MemoryBudgetError.
         """
         needed_keys = {_key(r, device) for r in needed}
-        total = sum(self.estimate(r) for r in {_key(r, device): r for r in needed}.values())
+        unique = {_key(r, device): r for r in needed}.values()
+        workspace = sum(r.workspace_bytes for r in unique)
+        total = sum(self.estimate(r) for r in unique) + workspace
         limit = self.budget.for_device(device)
         if total > limit:
-            names = " + ".join(f"{r.name} ({format_size(self.estimate(r))})" for r in needed)
+            names = " + ".join(f"{r.name} ({format_size(self.estimate(r))})" for r in unique)
+            if workspace:
+                names += f" + workspace ({format_size(workspace)})"
             raise MemoryBudgetError(
                 f"this step needs {names} = {format_size(total)} on {device}, "
                 f"over the budget of {format_size(limit)}; raise the budget or use a "
@@ -117,7 +122,12 @@ class ModelManager:
         self._evict_unused(needed_keys, upcoming)
         runners: dict[str, ModelRunner] = {}
         for request in needed:
-            runners[request.name] = self._ensure(request, device, needed_keys, upcoming)
+            runners[request.name] = self._ensure(
+                request, device, needed_keys, upcoming, reserve=workspace
+            )
+        kind = device_kind(device)
+        in_use = self.charged(device) + workspace
+        self.stats.peak_charged[kind] = max(self.stats.peak_charged.get(kind, 0), in_use)
         return runners
 
     def usage(self, request: ModelRequest, device: str) -> ModelUsage | None:
@@ -142,6 +152,8 @@ class ModelManager:
         device: str,
         needed: set[Key],
         upcoming: Sequence[Sequence[Need]],
+        *,
+        reserve: int = 0,
     ) -> ModelRunner:
         key = _key(request, device)
         if key in self._resident:
@@ -149,7 +161,7 @@ class ModelManager:
         spec = self.registry.get(request.name)
         precision = request.precision or spec.default_precision
         estimate = spec.estimate(precision)
-        self._make_room(estimate, device, needed, upcoming)
+        self._make_room(estimate + reserve, device, needed, upcoming)
 
         weights = request.weights or self.locate(spec)
         runner = spec.factory()
@@ -182,9 +194,6 @@ class ModelManager:
         self.stats.loads[request.name] += 1
         self.stats.events.append(("load", request.name))
         kind = device_kind(device)
-        self.stats.peak_charged[kind] = max(
-            self.stats.peak_charged.get(kind, 0), self.charged(device)
-        )
         limit = self.budget.for_device(device)
         if self.charged(device) > limit:
             log.warning(

@@ -38,15 +38,22 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """A step's need for one model: which one, at which precision, with which weights."""
+    """A step's need for one model: which one, at which precision, with which weights.
+
+    ``precision="auto"`` lets the planner pick the best precision (the first of the spec's
+    ``memory_bytes`` keys) that fits the budget beside the step's other models and its
+    ``workspace_bytes``: the activations, caches and buffers the step needs at its batch size,
+    which the model manager keeps free while the step runs.
+    """
 
     name: str
     precision: str | None = None
     weights: Path | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    workspace_bytes: int = 0
 
     @property
-    def key(self) -> tuple[str, str | None, str | None]:
+    def key(self) -> tuple[Any, ...]:
         settings = tuple(sorted((k, repr(v)) for k, v in self.settings.items()))
         return (self.name, self.precision, str(self.weights) if self.weights else None, *settings)
 
@@ -75,8 +82,8 @@ class ModelSpec:
     """One entry of the model registry.
 
     ``memory_bytes`` maps each supported precision to the estimated resident size once loaded
-    (weights and buffers, not activations); the planner budgets with it and the model manager
-    checks it against what it measures. ``factory`` builds an unloaded runner.
+    (weights and buffers, not activations), best precision first; the planner budgets with it and
+    the model manager checks it against what it measures. ``factory`` builds an unloaded runner.
     """
 
     name: str

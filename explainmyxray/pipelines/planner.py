@@ -7,7 +7,7 @@ rules as a run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..core.memory import MemoryBudget
 from ..core.model_manager import ModelManager, Need
@@ -82,15 +82,37 @@ def resolve_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def choose_precisions(
+    models: list[ModelRequest], limit: int, host: PluginHost
+) -> list[ModelRequest]:
+    """Resolve ``precision="auto"``: the best precision that fits beside the step's other models
+    and its workspace; the smallest one if none fits (the manager then explains the overflow)."""
+    used = sum(r.workspace_bytes for r in models)
+    used += sum(
+        host.models.get(r.name).estimate(r.precision) for r in models if r.precision != "auto"
+    )
+    chosen = []
+    for request in models:
+        if request.precision == "auto":
+            sizes = host.models.get(request.name).memory_bytes
+            fitting = [p for p, size in sizes.items() if used + size <= limit]
+            precision = fitting[0] if fitting else min(sizes, key=sizes.__getitem__)
+            used += sizes[precision]
+            request = replace(request, precision=precision)
+        chosen.append(request)
+    return chosen
+
+
 def plan(pipeline: Pipeline, host: PluginHost, *, device: str | None = None) -> Plan:
     """Order the steps' model needs and simulate one batch to predict loads and peak memory."""
     budget = MemoryBudget(pipeline.config.budget.gpu, pipeline.config.budget.cpu)
     planned: list[PlannedStep] = []
     for step in pipeline.steps:
-        models = tuple(host.model_requests(step.stage, step.plugin, step.options))  # type: ignore[arg-type]
+        models = host.model_requests(step.stage, step.plugin, step.options)  # type: ignore[arg-type]
         wanted = step.device or device or pipeline.config.device
         resolved = resolve_device(wanted) if models else "cpu"
-        planned.append(PlannedStep(step=step, device=resolved, models=models))
+        models = choose_precisions(models, budget.for_device(resolved), host)
+        planned.append(PlannedStep(step=step, device=resolved, models=tuple(models)))
     result = Plan(steps=planned, budget=budget)
 
     simulator = ModelManager(_SizesOnly(host), budget, probe=_Declared())

@@ -163,3 +163,15 @@ def test_a_failing_load_is_a_model_error_and_leaves_nothing_resident():
     with pytest.raises(ModelError, match="loading model 'x' failed: checkpoint is truncated"):
         manager.prepare(req("x"), "cpu")
     assert manager.resident() == []
+
+
+def test_the_step_workspace_is_kept_free_and_counts_towards_the_peak():
+    budget = MemoryBudget(gpu_bytes=1000 * MiB)
+    manager = ModelManager(registry(a=500, b=300), budget)
+    manager.prepare(req("a"), "cuda", on("cuda", ["a"]))
+    # b plus 300 MiB of activations do not fit beside a (500 + 300 + 300 > 1000): a must go
+    manager.prepare([ModelRequest("b", workspace_bytes=300 * MiB)], "cuda", on("cuda", ["a"]))
+    assert ("unload", "a") in manager.stats.events
+    assert manager.stats.peak_charged["cuda"] == 600 * MiB
+    with pytest.raises(MemoryBudgetError, match=r"workspace \(800.00 MiB\)"):
+        manager.prepare([ModelRequest("b", workspace_bytes=800 * MiB)], "cuda")

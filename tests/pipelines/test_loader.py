@@ -136,3 +136,37 @@ def test_plan_predicts_load_order_and_peak(host):
     assert result.events == [("load", "writer-a"), ("unload", "writer-a"), ("load", "judge")]
     assert result.peak["cpu"] == 600 * 1024**2
     assert [s.device for s in result.steps] == ["cpu", "cpu", "cpu"]
+
+
+@pytest.mark.parametrize(("gpu", "expected"), [("900MiB", "fp32"), ("700MiB", "fp16")])
+def test_auto_precision_picks_the_best_that_fits(gpu, expected):
+    from explainmyxray import hookimpl
+    from explainmyxray.core.plugin_api import ModelRequest
+
+    from ..core.fakes import FakeReader, FakeWriter
+
+    class AutoWriter(FakeWriter):
+        @hookimpl
+        def register_stages(self, register):
+            register(
+                "generate",
+                options=WriterOptions,
+                models=lambda o: [
+                    ModelRequest(o.model, precision="auto", workspace_bytes=200 * 1024**2)
+                ],
+            )
+
+    host = PluginHost(
+        builtins={},
+        discover=False,
+        extra_plugins=[("reader", FakeReader()), ("writer", AutoWriter())],
+    )
+    text = (
+        f"name: t\ndevice: cuda\nbudget: {{gpu: {gpu}}}\nstages:\n"
+        "  - {stage: preprocess, plugin: reader}\n  - {stage: generate, plugin: writer}\n"
+    )
+    result = plan(parse_pipeline(text, host), host)
+    # writer-a: fp32 600 MiB, fp16 300 MiB; with 200 MiB of workspace fp32 needs 800 MiB
+    (request,) = result.steps[1].models
+    assert request.precision == expected
+    assert result.peak["cuda"] == (800 if expected == "fp32" else 500) * 1024**2
