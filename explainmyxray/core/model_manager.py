@@ -3,8 +3,10 @@
 The planner tells the manager, before each step, which models the step needs and the order in
 which models will be needed afterwards. The manager then loads what is missing; to make room it
 evicts first models never needed again, then the one whose next use is farthest away (Belady's
-rule), and never a model the current step needs. Each load is measured (torch allocator on GPU,
-process RSS on the host) and the larger of estimate and measurement is what it is charged.
+rule), and never a model the current step needs. An evicted GPU model that will be needed again
+is parked in host memory when its runner supports it and the host budget has room; bringing it
+back is then a copy, not a load. Each load is measured (torch allocator on GPU, process RSS on the
+host) and the larger of estimate and measurement is what it is charged.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .case import ModelUsage
 from .errors import MemoryBudgetError, ModelError
 from .memory import MemoryBudget, MemoryProbe, SystemProbe, device_kind, format_size
-from .plugin_api import LoadRequest, ModelRequest, ModelRunner, ModelSpec
+from .plugin_api import LoadRequest, ModelRequest, ModelRunner, ModelSpec, ParkableRunner
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -54,6 +56,10 @@ class Resident:
 class ManagerStats:
     loads: Counter[str] = field(default_factory=Counter)
     unloads: Counter[str] = field(default_factory=Counter)
+    parks: Counter[str] = field(default_factory=Counter)
+    restores: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Total seconds spent per event kind: load, park, restore."""
     events: list[tuple[str, str]] = field(default_factory=list)
     peak_charged: dict[str, int] = field(default_factory=dict)
     """Per device kind: the most memory resident models plus the running step's workspace took."""
@@ -71,19 +77,29 @@ class ModelManager:
         *,
         probe: MemoryProbe | None = None,
         locate: Callable[[ModelSpec], Path | None] | None = None,
+        park: bool = True,
     ) -> None:
         self.registry = registry
         self.locate = locate or (lambda spec: spec.locate() if spec.locate else None)
         self.budget = budget
         self.probe = probe or SystemProbe()
         self.stats = ManagerStats()
+        self.park_enabled = park
         self._resident: dict[Key, Resident] = {}
+        self._parked: dict[Key, tuple[Resident, int]] = {}
 
     # --- accounting -------------------------------------------------------------------------
 
     def charged(self, device: str) -> int:
+        """Bytes charged to ``device``'s budget; parked models count against the host's."""
         kind = device_kind(device)
-        return sum(r.charged for r in self._resident.values() if device_kind(r.device) == kind)
+        total = sum(r.charged for r in self._resident.values() if device_kind(r.device) == kind)
+        if kind == "cpu":
+            total += sum(size for _, size in self._parked.values())
+        return total
+
+    def parked(self) -> list[Resident]:
+        return [r for r, _ in self._parked.values()]
 
     def resident(self) -> list[Resident]:
         return list(self._resident.values())
@@ -137,6 +153,8 @@ class ModelManager:
     def close(self) -> None:
         for key in list(self._resident):
             self._unload(key)
+        for key in list(self._parked):
+            self._drop_parked(key)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -145,6 +163,9 @@ class ModelManager:
         for key in list(self._resident):
             if key not in needed and key not in future:
                 self._unload(key)
+        for key in list(self._parked):
+            if key not in needed and key not in future:
+                self._drop_parked(key)
 
     def _ensure(
         self,
@@ -158,6 +179,8 @@ class ModelManager:
         key = _key(request, device)
         if key in self._resident:
             return self._resident[key].runner
+        if key in self._parked:
+            return self._restore(key, device, needed, upcoming, reserve)
         spec = self.registry.get(request.name)
         precision = request.precision or spec.default_precision
         estimate = spec.estimate(precision)
@@ -179,6 +202,7 @@ class ModelManager:
                 raise
             raise ModelError(f"loading model {request.name!r} failed: {exc}") from exc
         seconds = time.perf_counter() - start
+        self._add_seconds("load", seconds)
         after = self.probe.used(device)
         measured = after - before if before is not None and after is not None else None
         usage = ModelUsage(
@@ -230,7 +254,65 @@ class ModelManager:
                     f"cannot fit {format_size(size)} on {device}: the budget is "
                     f"{format_size(limit)} and the current step holds {held}"
                 )
-            self._unload(max(candidates, key=lambda k: _next_use(k, upcoming)))
+            victim = max(candidates, key=lambda k: _next_use(k, upcoming))
+            if _next_use(victim, upcoming) < float("inf") and self._try_park(victim):
+                continue
+            self._unload(victim)
+
+    def _try_park(self, key: Key) -> bool:
+        resident = self._resident[key]
+        if (
+            not self.park_enabled
+            or device_kind(resident.device) != "cuda"
+            or not isinstance(resident.runner, ParkableRunner)
+            or self.charged("cpu") + resident.charged > self.budget.cpu_bytes
+        ):
+            return False
+        start = time.perf_counter()
+        try:
+            host_bytes = resident.runner.park()
+        except Exception:
+            log.exception("parking %s failed; unloading it instead", resident.request.name)
+            return False
+        self._add_seconds("park", time.perf_counter() - start)
+        del self._resident[key]
+        self._parked[key] = (resident, max(int(host_bytes), 0))
+        self.stats.parks[resident.request.name] += 1
+        self.stats.events.append(("park", resident.request.name))
+        return True
+
+    def _restore(
+        self,
+        key: Key,
+        device: str,
+        needed: set[Key],
+        upcoming: Sequence[Sequence[Need]],
+        reserve: int,
+    ) -> ModelRunner:
+        resident, _ = self._parked.pop(key)
+        self._make_room(resident.charged + reserve, device, needed, upcoming)
+        start = time.perf_counter()
+        try:
+            resident.runner.restore(device)  # type: ignore[attr-defined]
+        except Exception as exc:
+            _safe_unload(resident.runner)
+            name = resident.request.name
+            raise ModelError(f"restoring parked model {name!r} failed: {exc}") from exc
+        self._add_seconds("restore", time.perf_counter() - start)
+        self._resident[key] = resident
+        self.stats.restores[resident.request.name] += 1
+        self.stats.events.append(("restore", resident.request.name))
+        return resident.runner
+
+    def _drop_parked(self, key: Key) -> None:
+        resident, _ = self._parked.pop(key)
+        _safe_unload(resident.runner)
+        self.stats.unloads[resident.request.name] += 1
+        self.stats.events.append(("unload", resident.request.name))
+        gc.collect()
+
+    def _add_seconds(self, kind: str, seconds: float) -> None:
+        self.stats.seconds[kind] = self.stats.seconds.get(kind, 0.0) + seconds
 
     def _unload(self, key: Key) -> None:
         resident = self._resident.pop(key)

@@ -77,6 +77,21 @@ class ModelRunner(Protocol):
     def unload(self) -> None: ...
 
 
+@runtime_checkable
+class ParkableRunner(ModelRunner, Protocol):
+    """A runner that can move its weights to (pinned) host memory and back.
+
+    The model manager parks a model it must evict but will need again, when the host budget has
+    room, so that bringing it back costs a host-to-device copy instead of a load from disk.
+    """
+
+    def park(self) -> int:
+        """Move to host memory; return the host bytes now held."""
+        ...
+
+    def restore(self, device: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One entry of the model registry.

@@ -175,3 +175,61 @@ def test_the_step_workspace_is_kept_free_and_counts_towards_the_peak():
     assert manager.stats.peak_charged["cuda"] == 600 * MiB
     with pytest.raises(MemoryBudgetError, match=r"workspace \(800.00 MiB\)"):
         manager.prepare([ModelRequest("b", workspace_bytes=800 * MiB)], "cuda")
+
+
+class ParkingRunner(FakeRunner):
+    def park(self) -> int:
+        self.where = "host"
+        return 123 * MiB
+
+    def restore(self, device: str) -> None:
+        self.where = device
+
+
+def parking_registry(**sizes: int) -> ModelRegistry:
+    reg = ModelRegistry()
+    for name, mib in sizes.items():
+        reg.add(
+            ModelSpec(
+                name=name,
+                factory=lambda n=name: ParkingRunner(n),
+                memory_bytes={"bf16": mib * MiB},
+                default_precision="bf16",
+            )
+        )
+    return reg
+
+
+def test_an_evicted_model_needed_again_is_parked_and_restored_not_reloaded():
+    budget = MemoryBudget(gpu_bytes=1000 * MiB, cpu_bytes=4000 * MiB)
+    manager = ModelManager(parking_registry(a=600, b=600), budget)
+    manager.prepare(req("a"), "cuda", on("cuda", ["b"], ["a"], ["b"]))
+    manager.prepare(req("b"), "cuda", on("cuda", ["a"], ["b"]))
+    # a is parked: its host copy is charged to the host budget, never to the GPU's
+    assert [r.request.name for r in manager.parked()] == ["a"]
+    assert manager.charged("cuda") == 600 * MiB and manager.charged("cpu") == 123 * MiB
+    manager.prepare(req("a"), "cuda", on("cuda", ["b"]))
+    manager.prepare(req("b"), "cuda", [])
+    assert dict(manager.stats.loads) == {"a": 1, "b": 1}
+    assert manager.stats.events == [
+        ("load", "a"),
+        ("park", "a"),
+        ("load", "b"),
+        ("park", "b"),
+        ("restore", "a"),
+        ("unload", "a"),
+        ("restore", "b"),
+    ]
+    assert set(manager.stats.seconds) == {"load", "park", "restore"}
+    manager.close()
+    assert FakeRunner.live == {"a": 0, "b": 0}
+
+
+def test_parking_respects_the_host_budget_and_skips_models_never_needed_again():
+    tight = MemoryBudget(gpu_bytes=1000 * MiB, cpu_bytes=500 * MiB)
+    manager = ModelManager(parking_registry(a=600, b=600), tight)
+    run_schedule(manager, [["a"], ["b"], ["a"]])
+    assert manager.stats.parks == {} and manager.stats.loads["a"] == 2
+    roomy = ModelManager(parking_registry(a=600, b=600), MemoryBudget(gpu_bytes=1000 * MiB))
+    run_schedule(roomy, [["a"], ["b"]])
+    assert roomy.stats.parks == {} and ("unload", "a") in roomy.stats.events

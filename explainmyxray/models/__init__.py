@@ -1,0 +1,1 @@
+"""Model families: loading and inference code each model plugin builds on."""

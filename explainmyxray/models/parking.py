@@ -1,0 +1,34 @@
+"""Moving a torch module's weights to pinned host memory and back (for ``ParkableRunner``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def park_module(module: Any) -> int:
+    """Move every parameter and buffer to pinned host memory; return the bytes now on the host.
+
+    Pinned memory makes the copy back an asynchronous DMA transfer instead of a pageable copy.
+    """
+    import torch
+
+    total = 0
+    pin = torch.cuda.is_available()
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            host = tensor.data.to("cpu")
+            tensor.data = host.pin_memory() if pin else host
+            total += tensor.numel() * tensor.element_size()
+    if pin:
+        torch.cuda.empty_cache()
+    return total
+
+
+def restore_module(module: Any, device: str) -> None:
+    import torch
+
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            tensor.data = tensor.data.to(device, non_blocking=True)
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
