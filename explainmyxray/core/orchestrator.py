@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from .context import StepContext
 from .errors import ExplainMyXrayError, PluginError
 from .inputs import case_id, sidecar
 from .model_manager import ModelManager
-from .results import is_finished, load_case, write_case_report
+from .results import atomic_write_json, is_finished, load_case, write_case_report
 
 if TYPE_CHECKING:
     from ..pipelines.loader import Pipeline
@@ -99,6 +100,21 @@ class RunSummary:
     def ok(self) -> bool:
         return self.failed == 0
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "finished": self.finished,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "stage_seconds": self.stage_seconds,
+            "model_loads": self.model_loads,
+            "peak_bytes": self.peak_bytes,
+            "failures": [
+                {"case": cid, "source": src, "errors": [e.model_dump() for e in errors]}
+                for cid, src, errors in self.failures
+            ],
+        }
+
 
 def _is_oom(exc: BaseException) -> bool:
     torch = sys.modules.get("torch")
@@ -146,6 +162,7 @@ class Orchestrator:
     ) -> RunSummary:
         """Run every source; ``report_text`` (else a sidecar ``<image>.txt``) is the supplied
         report of each case."""
+        started = time.time()
         summary = RunSummary(out_dir=out_dir, total=len(sources))
         todo: list[Path] = []
         done: list[Case] = []
@@ -175,7 +192,30 @@ class Orchestrator:
             summary.peak_bytes = dict(self.manager.stats.peak_charged)
         for writer in self.run_writers:
             writer(out_dir, done)
+        self._write_manifest(out_dir, summary, started)
         return summary
+
+    def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
+        """``run.json``: what ran (pipeline, plugin versions, plan) and how it went."""
+        atomic_write_json(
+            out_dir / "run.json",
+            {
+                "pipeline": self.pipeline.config.model_dump(mode="json"),
+                "pipeline_file": str(self.pipeline.path) if self.pipeline.path else None,
+                "plugins": {
+                    ps.step.plugin: (self.host.infos[ps.step.plugin].version or None)
+                    for ps in self.plan.steps
+                },
+                "models": [
+                    {"name": r.name, "precision": r.precision, "device": ps.device}
+                    for ps in self.plan.steps
+                    for r in ps.models
+                ],
+                "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+                "seconds": round(time.time() - started, 3),
+                "summary": summary.to_dict(),
+            },
+        )
 
     def _write(self, case: Case, out_dir: Path, summary: RunSummary) -> None:
         write_case_report(case, out_dir)

@@ -66,6 +66,9 @@ def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
     # writer-a (600) and judge (500) cannot share 1 GiB: each loads once per batch, 3 batches
     assert summary.model_loads == {"writer-a": 3, "judge": 3}
     assert summary.peak_bytes["cpu"] <= 1024**3
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert manifest["summary"]["finished"] == 7 and manifest["pipeline"]["name"] == "fake"
+    assert manifest["summary"]["model_loads"] == {"writer-a": 3, "judge": 3}
     stages = [(e[1], e[3]) for e in recorder.events if e[0] == "before"]
     assert stages[:3] == [("preprocess", 3), ("generate", 3), ("score", 3)]
     assert FakeRunner.live == {"writer-a": 0, "judge": 0}
