@@ -1,0 +1,273 @@
+"""DICOM radiographs to :class:`XrayImage`: decode, modality LUT, VOI, photometric polarity.
+
+The grey-level chain follows PS3.3 C.11: stored values → modality LUT (rescale slope/intercept
+or a LUT) → VOI (the first sensible window, or a VOI LUT, else the robust 0.5–99.5 percentile
+range) → ``[0, 1]`` → inverted for MONOCHROME1 (or a MONOCHROME2 image whose Presentation LUT
+Shape is INVERSE; for DX, MONOCHROME1 *requires* INVERSE, so the two together invert once).
+
+Headers lie about polarity: a MONOCHROME1 label on pixels that were already inverted is a known
+export bug. After the chain, :func:`explainmyxray.imaging.layout.analyse_layout` checks whether the
+result looks like a frontal chest shown bright = dense; if it looks like a confident negative, the
+polarity is flipped back and the correction is noted (see ``fix_inverted``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from ..core.case import XrayImage
+from ..core.errors import InputError
+from . import header
+from .intensity import (
+    apply_window,
+    dynamic_range,
+    effective_full_scale,
+    rescale,
+    robust_range,
+    sample,
+    saturated_fraction,
+    to_gray,
+)
+from .layout import analyse_layout
+from .phi import MetadataValue, dicom_metadata
+
+VoiMode = Literal["auto", "window", "percentiles"]
+FixInverted = Literal["never", "dicom", "always"]
+
+MIN_WINDOW_CONTRAST = 0.1
+"""A header window whose output spans less than this (1st-99th percentile) flattens the image."""
+MAX_WINDOW_SATURATION = 0.7
+"""A header window that clips more than this share of pixels to black or white is set aside."""
+
+COLOUR_PHOTOMETRICS = frozenset(
+    {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR"}
+)
+REQUIRED = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
+
+
+def _read_dataset(path: Path, force: bool) -> tuple[Dataset, list[str]]:
+    """The data set and what pydicom warned about while reading it (truncation, bad values)."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path, force=force)
+    except InvalidDicomError as exc:
+        raise InputError(
+            f"{path}: not a DICOM Part 10 file: the 128-byte preamble and 'DICM' prefix of the "
+            "file meta information are missing (set the preprocess option force_dicom: true "
+            f"to read a bare data set anyway) [{exc}]"
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc}") from exc
+    except Exception as exc:  # pydicom raises many types on a damaged header
+        raise InputError(
+            f"{path}: the DICOM header is damaged ({type(exc).__name__}: {exc})"
+        ) from exc
+    read_warnings = [str(w.message) for w in caught]
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or "TransferSyntaxUID" not in meta:
+        if not force:
+            raise InputError(
+                f"{path}: the DICOM file meta information has no Transfer Syntax UID (0002,0010), "
+                "so the pixel data cannot be interpreted"
+            )
+        implicit, little = ds.original_encoding
+        ds.file_meta = meta if meta is not None else pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian
+            if implicit
+            else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+        )
+    return ds, read_warnings
+
+
+def _check_image_module(ds: Dataset, path: Path, read_warnings: list[str]) -> None:
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        ended = [w for w in read_warnings if "end of file" in w.lower() or "truncat" in w.lower()]
+        if ended:
+            raise InputError(
+                f"{path}: the file is truncated: the pixel data ends early ({ended[0]})"
+            )
+        sop_name = str(getattr(ds.get("SOPClassUID"), "name", "") or "")
+        if "image" in sop_name.lower():
+            raise InputError(
+                f"{path}: the file is a {sop_name} object without pixel data: truncated or damaged"
+            )
+        kind = f" (a {sop_name})" if sop_name else ""
+        raise InputError(f"{path}: the DICOM file has no pixel data{kind}; it is not an image")
+    missing = [k for k in REQUIRED if k not in ds or ds[k].value in (None, "")]
+    if missing:
+        raise InputError(f"{path}: the DICOM image lacks required attributes: {', '.join(missing)}")
+
+
+def _decode(ds: Dataset, path: Path, index: int | None) -> np.ndarray:
+    syntax = ds.file_meta.TransferSyntaxUID
+    try:
+        arr = pixel_array(ds, index=index)
+    except Exception as exc:  # decoders raise ValueError, RuntimeError, NotImplementedError...
+        hint = ""
+        if syntax.is_compressed:
+            hint = (
+                " (compressed pixel data needs a decoder: pip install 'explainmyxray[dicom]' "
+                "installs pylibjpeg with its JPEG, JPEG-LS and JPEG 2000 plugins)"
+            )
+        raise InputError(
+            f"{path}: cannot decode the pixel data ({syntax.name}): {exc}{hint}"
+        ) from exc
+    if arr.size == 0:
+        raise InputError(f"{path}: the pixel data decodes to an empty array")
+    return arr
+
+
+def _voi(
+    values: np.ndarray, ds: Dataset, mode: VoiMode, notes: list[str]
+) -> tuple[np.ndarray, dict[str, MetadataValue]]:
+    """Map modality values to ``[0, 1]`` as the header intends, unless that is absurd."""
+    if mode != "percentiles" and ds.get("VOILUTSequence"):
+        item = ds.VOILUTSequence[0]
+        lut = np.asarray(item.LUTData, dtype=np.float64).reshape(-1)
+        out = apply_voi(values, ds, index=0).astype(np.float32)
+        result = rescale(out, float(lut.min()), float(lut.max()))
+        if mode == "window" or _window_is_sane(sample(result)):
+            return result, {"voi": "voi_lut"}
+        notes.append("the header's VOI LUT flattens or clips most of the image; ignored")
+
+    pairs, pair_notes = header.windows(ds)
+    notes.extend(pair_notes)
+    function = header.voi_function(ds)
+    if mode != "percentiles" and pairs:
+        probe = sample(values)
+        for number, (center, width) in enumerate(pairs):
+            if mode == "window" or _window_is_sane(apply_window(probe, center, width, function)):
+                if number:
+                    notes.append(f"used window {number + 1} of {len(pairs)}: the first is absurd")
+                elif len(pairs) > 1:
+                    notes.append(f"the header holds {len(pairs)} windows; used the first")
+                return apply_window(values, center, width, function), {
+                    "voi": "window",
+                    "window_center": center,
+                    "window_width": width,
+                    "voi_function": function,
+                }
+        described = ", ".join(f"{c:g}/{w:g}" for c, w in pairs)
+        notes.append(
+            f"header window(s) {described} flatten or clip most of the image; "
+            "used the robust 0.5-99.5 percentile range instead"
+        )
+    lo, hi = robust_range(values)
+    return rescale(values, lo, hi), {"voi": "percentiles", "window_low": lo, "window_high": hi}
+
+
+def _window_is_sane(windowed: np.ndarray) -> bool:
+    return (
+        dynamic_range(windowed) >= MIN_WINDOW_CONTRAST
+        and saturated_fraction(windowed) <= MAX_WINDOW_SATURATION
+    )
+
+
+def _colour_to_gray(arr: np.ndarray, ds: Dataset, photometric: str) -> np.ndarray:
+    if photometric == "PALETTE COLOR":
+        arr = apply_color_lut(arr, ds)
+    full_scale = effective_full_scale(arr)
+    return np.clip(to_gray(arr) / np.float32(full_scale), 0.0, 1.0).astype(np.float32)
+
+
+def read_dicom(
+    path: Path,
+    *,
+    keep_phi: bool = False,
+    frame: int = 0,
+    voi: VoiMode = "auto",
+    fix_inverted: FixInverted = "dicom",
+    force: bool = False,
+) -> tuple[XrayImage, dict[str, MetadataValue]]:
+    """Decode one DICOM radiograph (frame ``frame`` of a multi-frame object).
+
+    Raises :class:`InputError` naming the file and what is wrong with it.
+    """
+    ds, read_warnings = _read_dataset(path, force)
+    _check_image_module(ds, path, read_warnings)
+    notes: list[str] = []
+    if not ds.file_meta.get("MediaStorageSOPClassUID") and force:
+        notes.append("read without DICOM file meta information (force_dicom)")
+
+    frames = header.int_frames(ds)
+    if frame >= frames:
+        raise InputError(f"{path}: frame {frame + 1} was asked for but the image has {frames}")
+    if frames > 1:
+        notes.append(f"multi-frame DICOM ({frames} frames): used frame {frame + 1}")
+    arr = _decode(ds, path, frame if frames > 1 else None)
+    if arr.ndim == 3 and arr.shape[-1] not in (3, 4) and frames == 1:
+        arr = arr[0]
+
+    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    metadata = dicom_metadata(ds, keep_phi=keep_phi)
+    if photometric in COLOUR_PHOTOMETRICS or arr.ndim == 3:
+        pixels = _colour_to_gray(arr, ds, photometric)
+        notes.append(f"{photometric} colour image converted to grey (BT.601 luma)")
+        metadata["voi"] = "none (colour)"
+    else:
+        values = apply_modality_lut(arr, ds)
+        if values.dtype.kind != "f":
+            values = values.astype(np.float32)
+        pixels, voi_info = _voi(values, ds, voi, notes)
+        metadata.update(voi_info)
+        shape = (header.text_value(ds, "PresentationLUTShape") or "").upper()
+        invert = photometric == "MONOCHROME1" or (
+            photometric == "MONOCHROME2" and shape == "INVERSE"
+        )
+        if invert:
+            pixels = 1.0 - pixels
+            notes.append(
+                "MONOCHROME1: grey levels inverted to bright = dense"
+                if photometric == "MONOCHROME1"
+                else "Presentation LUT Shape INVERSE: grey levels inverted"
+            )
+
+    metadata["polarity"] = "header"
+    if fix_inverted != "never":
+        layout = analyse_layout(pixels)
+        if layout.confidently_inverted:
+            pixels = 1.0 - pixels
+            metadata["polarity"] = "corrected"
+            metadata["polarity_profile"] = layout.profile
+            notes.append(
+                f"the header says {photometric} but the pixels read as a negative frontal chest "
+                f"(lung/mediastinum profile correlation {layout.profile:+.2f}); polarity flipped"
+            )
+
+    spacing, spacing_source, spacing_notes = header.pixel_spacing(ds)
+    notes.extend(spacing_notes)
+    if spacing is not None:
+        metadata["pixel_spacing_row_mm"], metadata["pixel_spacing_col_mm"] = spacing
+        metadata["pixel_spacing_source"] = spacing_source
+    view, view_source = header.view_position(ds)
+    if view is not None:
+        metadata["view_position"] = view
+        metadata["view_position_source"] = view_source
+    evidence = header.non_human_evidence(ds)
+    if evidence is not None:
+        metadata["non_human_evidence"] = evidence
+
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    image = XrayImage(
+        pixels=pixels,
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        source_format="dicom",
+        bits_stored=header.int_value(ds, "BitsStored"),
+        pixel_spacing_mm=spacing,
+        view_position=view,
+        photometric=photometric,
+        notes=notes,
+    )
+    return image, metadata
