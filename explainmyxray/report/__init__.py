@@ -1,0 +1,1 @@
+"""Report vocabulary (PadChest ontology), rendering and parsing."""
