@@ -1,0 +1,54 @@
+"""The registry entry of MedGemma-4B-it."""
+
+from __future__ import annotations
+
+from explainmyxray.core.plugin_api import ModelSpec
+
+from .runner import MedGemmaRunner
+
+MEDGEMMA_4B = "medgemma-4b-it"
+MEDGEMMA_4B_HUB_ID = "google/medgemma-4b-it"
+MEDGEMMA_4B_REVISION = "290cda5eeccbee130f987c4ad74a59ae6f196408"
+"""The snapshot commit several public projects load this model from (their Hugging Face cache
+folder ``models--google--medgemma-4b-it/snapshots/<commit>``); it could not be checked against
+the Hub from the offline machine this was written on, so ``explainmyxray models pull`` is the
+first place it is verified."""
+
+GB = 10**9
+MEDGEMMA_4B_MEMORY = {
+    "bf16": int(8.6 * GB),  # measured on an H100 after loading
+    "nf4": int(3.25 * GB),  # measured on an H100 after loading (bitsandbytes, double quant)
+    "fp32": int(17.2 * GB),  # not measured: twice bf16
+}
+"""Resident bytes once loaded, best precision first (the planner's ``auto`` takes the first that
+fits). Activations and the KV cache are not included; the step reserves them as workspace."""
+
+MEDGEMMA_4B_FILES = (
+    "config.json",
+    "*.safetensors",
+    "tokenizer*",
+    "preprocessor_config.json",
+    "*.json",
+)
+"""What ``pull`` downloads (and ``locate`` expects): the safetensors shards and their index, the
+tokenizer, the processor and chat-template JSON files. No pickled ``.bin`` weights."""
+
+
+def medgemma_4b_spec() -> ModelSpec:
+    spec = ModelSpec(
+        name=MEDGEMMA_4B,
+        factory=lambda: MedGemmaRunner(spec),
+        memory_bytes=MEDGEMMA_4B_MEMORY,
+        default_precision="nf4",
+        family="medgemma",
+        hub_id=MEDGEMMA_4B_HUB_ID,
+        revision=MEDGEMMA_4B_REVISION,
+        files=MEDGEMMA_4B_FILES,
+        license="Health AI Developer Foundations terms (gated)",
+        description=(
+            "MedGemma 4B instruction-tuned (Gemma 3 + SigLIP): writes the chest X-ray report; "
+            "optional LoRA adapter. Gated on the Hub: accept the terms, set HF_TOKEN, then pull."
+        ),
+        extra="medgemma",
+    )
+    return spec

@@ -1,0 +1,191 @@
+"""A tiny MedGemma-shaped model (Gemma 3 text + SigLIP vision) with random weights, built offline.
+
+It has the real architecture, processor and special tokens at toy widths, so the whole loading and
+generation path of the MedGemma runner can be exercised without the gated 4B weights. Every linear
+layer is at least 64 wide, the smallest width bitsandbytes 4-bit quantizes. The tokenizer is a BPE
+trained on a few radiology sentences; its output is noise, but its structure is real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .prompt import (
+    CHAT_TEMPLATE,
+    CONTEXT_HEADER,
+    PADCHEST_FINDINGS,
+    PADCHEST_LOCATIONS,
+    instruction,
+)
+
+SPECIAL_TOKENS = (
+    "<pad>",
+    "<eos>",
+    "<bos>",
+    "<unk>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<start_of_image>",
+    "<end_of_image>",
+    "<image_soft_token>",
+)
+
+TINY_IMAGE_SIZE = 64
+TINY_PATCH_SIZE = 16
+TINY_TOKENS_PER_IMAGE = 4
+TINY_VOCAB = 1024
+
+_SENTENCES = (
+    "FINDINGS: cardiomegaly; pleural effusion; no pneumothorax.",
+    "LOCATIONS: pleural effusion - right costophrenic angle; atelectasis - left lower lobe.",
+    "IMPRESSION: enlarged cardiac silhouette with a small right pleural effusion.",
+    "The lungs are clear. No consolidation, effusion or pneumothorax.",
+    "Heart size is normal. Mediastinal contours are unremarkable.",
+    "Degenerative changes of the thoracic spine. Aortic elongation.",
+    "Increased interstitial markings in both lower lobes, suggestive of chronic changes.",
+)
+
+
+def training_text() -> list[str]:
+    """The little radiology corpus the tiny tokenizer learns its merges from (the instruction is
+    part of it, so that prompts take few tokens and the tests run fast)."""
+    terms = [*PADCHEST_FINDINGS, *PADCHEST_LOCATIONS]
+    return [*_SENTENCES, *terms, " ".join(terms), instruction(), CONTEXT_HEADER]
+
+
+def build_tokenizer(vocab_size: int = TINY_VOCAB):
+    """A byte-level BPE fast tokenizer with the special tokens Gemma 3's processor expects."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(training_text(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        boi_token="<start_of_image>",
+        eoi_token="<end_of_image>",
+        image_token="<image_soft_token>",
+        padding_side="left",
+        add_bos_token=True,
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_processor(tokenizer):
+    from transformers import Gemma3ImageProcessor, Gemma3Processor
+
+    image_processor = Gemma3ImageProcessor(
+        size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    return Gemma3Processor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        image_seq_length=TINY_TOKENS_PER_IMAGE,
+    )
+
+
+def tiny_config(tokenizer):
+    from transformers import Gemma3Config, Gemma3TextConfig, SiglipVisionConfig
+
+    ids = tokenizer.convert_tokens_to_ids
+    text = Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        query_pre_attn_scalar=32,
+        max_position_embeddings=4096,
+        sliding_window=64,
+        layer_types=["sliding_attention", "full_attention"],
+        pad_token_id=ids("<pad>"),
+        bos_token_id=ids("<bos>"),
+        eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
+    )
+    vision = SiglipVisionConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=TINY_IMAGE_SIZE,
+        patch_size=TINY_PATCH_SIZE,
+        vision_use_head=False,
+    )
+    return Gemma3Config(
+        text_config=text.to_dict(),
+        vision_config=vision.to_dict(),
+        mm_tokens_per_image=TINY_TOKENS_PER_IMAGE,
+        boi_token_index=ids("<start_of_image>"),
+        eoi_token_index=ids("<end_of_image>"),
+        image_token_index=ids("<image_soft_token>"),
+        pad_token_id=ids("<pad>"),
+        bos_token_id=ids("<bos>"),
+        eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
+    )
+
+
+def build_tiny_medgemma(out_dir: Path, *, seed: int = 0) -> Path:
+    """Save a random tiny MedGemma (safetensors, config, processor, tokenizer) into ``out_dir``."""
+    import torch
+    from transformers import Gemma3ForConditionalGeneration, GenerationConfig
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    processor = build_processor(tokenizer)
+    config = tiny_config(tokenizer)
+    torch.manual_seed(seed)
+    model = Gemma3ForConditionalGeneration(config).eval()
+    # The multimodal projection starts at zero; random values make the image reach the logits.
+    with torch.no_grad():
+        projection = model.model.multi_modal_projector.mm_input_projection_weight
+        projection.normal_(0.0, 0.5)
+    model.generation_config = GenerationConfig(
+        bos_token_id=config.text_config.bos_token_id,
+        eos_token_id=config.text_config.eos_token_id,
+        pad_token_id=config.text_config.pad_token_id,
+    )
+    model.save_pretrained(out_dir, safe_serialization=True)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+def build_random_adapter(
+    base_dir: Path, out_dir: Path, *, rank: int = 32, alpha: int = 64, seed: int = 1
+) -> Path:
+    """Save a LoRA adapter (all-linear, like the v2 adapter) with random non-zero weights.
+
+    A fresh LoRA has B = 0 and changes nothing; random B makes its effect measurable.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Gemma3ForConditionalGeneration
+
+    model = Gemma3ForConditionalGeneration.from_pretrained(base_dir, dtype=torch.float32)
+    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules="all-linear", lora_dropout=0.0)
+    peft_model = get_peft_model(model, config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+    peft_model.save_pretrained(out_dir)
+    return Path(out_dir)

@@ -1,0 +1,141 @@
+"""MedGemma-4B writes the report: FINDINGS, LOCATIONS and IMPRESSION in PadChest terms.
+
+The model loads at nf4 (4-bit, about 3.3 GB) by default, or bf16 / fp32, with an optional PEFT
+LoRA adapter. Reports of similar cases from a ``retrieve`` step can be given as context. The
+answer is parsed into a :class:`StructuredReport` that keeps the raw text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from explainmyxray import hookimpl
+from explainmyxray.core.case import Case, StructuredReport
+from explainmyxray.core.context import StepContext
+from explainmyxray.core.errors import InputError
+from explainmyxray.core.plugin_api import ModelRequest
+from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
+
+SOURCE = "medgemma"
+EMPTY_ANSWER = "the model returned an empty answer"
+
+
+class MedGemmaOptions(BaseModel):
+    """Options of the ``generate: medgemma`` step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default=MEDGEMMA_4B, description="registered model name")
+    weights: Path | None = Field(
+        default=None, description="local model folder; overrides the Hugging Face cache"
+    )
+    adapter: Path | None = Field(default=None, description="PEFT LoRA adapter folder")
+    precision: Literal["nf4", "bf16", "fp32", "auto"] = Field(
+        default="nf4", description="auto: the best precision that fits the memory budget"
+    )
+    batch_size: int = Field(default=4, ge=1, le=256)
+    max_new_tokens: int = Field(default=384, ge=1, le=4096)
+    do_sample: bool = False
+    temperature: float = Field(default=1.0, gt=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=1)
+    repetition_penalty: float = Field(default=1.0, gt=0.0)
+    seed: int | None = Field(default=None, description="seeds sampling (do_sample) only")
+    use_retrieved: bool = Field(
+        default=True, description="give the retrieved similar cases' reports as context"
+    )
+    max_context_tokens: int = Field(
+        default=512, ge=0, description="token budget for the retrieved reports"
+    )
+
+    def generation(self):
+        from explainmyxray.models.medgemma.generation import GenerationSettings
+
+        return GenerationSettings(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty,
+            seed=self.seed,
+        )
+
+
+def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
+    """The one model the step needs. Relative paths are taken from the working directory."""
+    adapter = str(options.adapter.expanduser().resolve()) if options.adapter else None
+    return [
+        ModelRequest(
+            options.model,
+            precision=options.precision,
+            weights=options.weights.expanduser().resolve() if options.weights else None,
+            settings={"adapter": adapter},
+        )
+    ]
+
+
+@hookimpl
+def register_stages(register) -> None:
+    register(
+        "generate",
+        options=MedGemmaOptions,
+        models=model_requests,
+        description="MedGemma-4B (optionally with a LoRA adapter) writes a PadChest report",
+    )
+
+
+@hookimpl
+def register_models(register) -> None:
+    register(medgemma_4b_spec())
+
+
+@hookimpl
+def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
+    from explainmyxray.models.medgemma.generation import generate_batch, to_pil
+    from explainmyxray.models.medgemma.prompt import build_prompt
+
+    options: MedGemmaOptions = step.options  # type: ignore[assignment]
+    runner = step.model(options.model)
+    settings = options.generation()
+    results: list[StructuredReport | Exception | None] = [None] * len(cases)
+    ready = []
+    for index, case in enumerate(cases):
+        if case.image is None or case.image.pixels is None:
+            results[index] = InputError(f"case {case.id}: no decoded image to report on")
+        else:
+            ready.append(index)
+    for chunk in _chunks(ready, options.batch_size):
+        images = [to_pil(cases[i].image.pixels) for i in chunk]  # type: ignore[union-attr]
+        prompts = [
+            build_prompt(
+                cases[i].retrieved if options.use_retrieved else (),
+                max_context_tokens=options.max_context_tokens,
+                count_tokens=runner.count_tokens,
+            )
+            for i in chunk
+        ]
+        for i, text in zip(chunk, generate_batch(runner, images, prompts, settings), strict=True):
+            results[i] = report_from_text(text)
+    return results  # type: ignore[return-value]
+
+
+def report_from_text(text: str) -> StructuredReport:
+    """The structured report of one answer; the raw answer stays in ``text``."""
+    if not text.strip():
+        return StructuredReport(text=text, source=SOURCE, warnings=[EMPTY_ANSWER])
+    from explainmyxray.report.parse import parse_report
+
+    report = parse_report(text, source=SOURCE)
+    if report.text != text or report.source != SOURCE:
+        report = report.model_copy(update={"text": text, "source": SOURCE})
+    return report
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
