@@ -291,7 +291,13 @@ def _figures(case: Case) -> str:
         )
         tone = "bad" if case.failed else ""
         return f'<div class="figures"><div class="noimage {tone}">{_e(reason)}</div></div>'
-    original = pixels_to_image(image.pixels)
+    try:
+        original = pixels_to_image(image.pixels)
+    except ValueError as exc:
+        return (
+            '<div class="figures"><div class="noimage bad">The image cannot be shown: '
+            f"{_e(exc)}</div></div>"
+        )
     caption = f"Original · {original.width}×{original.height} px"
     if image.view_position:
         caption += f" · {image.view_position}"
