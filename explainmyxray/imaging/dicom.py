@@ -135,7 +135,8 @@ def _voi(
     if mode != "percentiles" and ds.get("VOILUTSequence"):
         item = ds.VOILUTSequence[0]
         lut = np.asarray(item.LUTData, dtype=np.float64).reshape(-1)
-        out = apply_voi(values, ds, index=0).astype(np.float32)
+        # a VOI LUT is indexed by integer modality values
+        out = apply_voi(np.rint(values).astype(np.int32), ds, index=0).astype(np.float32)
         result = rescale(out, float(lut.min()), float(lut.max()))
         if mode == "window" or _window_is_sane(sample(result)):
             return result, {"voi": "voi_lut"}
