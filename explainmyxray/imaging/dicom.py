@@ -29,6 +29,7 @@ from ..core.errors import InputError
 from . import header
 from .intensity import (
     apply_window,
+    colour_fraction,
     dynamic_range,
     effective_full_scale,
     rescale,
@@ -175,11 +176,13 @@ def _window_is_sane(windowed: np.ndarray) -> bool:
     )
 
 
-def _colour_to_gray(arr: np.ndarray, ds: Dataset, photometric: str) -> np.ndarray:
+def _colour_to_gray(arr: np.ndarray, ds: Dataset, photometric: str) -> tuple[np.ndarray, float]:
+    """Grey ``[0, 1]`` and the share of coloured pixels (pydicom has already made YBR into RGB)."""
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
     full_scale = effective_full_scale(arr)
-    return np.clip(to_gray(arr) / np.float32(full_scale), 0.0, 1.0).astype(np.float32)
+    gray = np.clip(to_gray(arr) / np.float32(full_scale), 0.0, 1.0).astype(np.float32)
+    return gray, colour_fraction(arr, full_scale)
 
 
 def read_dicom(
@@ -213,9 +216,11 @@ def read_dicom(
     photometric = str(ds.PhotometricInterpretation).strip().upper()
     metadata = dicom_metadata(ds, keep_phi=keep_phi)
     if photometric in COLOUR_PHOTOMETRICS or arr.ndim == 3:
-        pixels = _colour_to_gray(arr, ds, photometric)
+        pixels, colour = _colour_to_gray(arr, ds, photometric)
         notes.append(f"{photometric} colour image converted to grey (BT.601 luma)")
         metadata["voi"] = "none (colour)"
+        if colour > 0:
+            metadata["colour_fraction"] = round(colour, 4)
     else:
         values = apply_modality_lut(arr, ds)
         if values.dtype.kind != "f":

@@ -10,7 +10,7 @@ from pydicom.sequence import Sequence
 from explainmyxray.core.errors import InputError
 from explainmyxray.imaging import analyse_layout, assess_quality, read_xray
 
-from .conftest import mediastinum_margin, synthetic_chest, write_dicom
+from .conftest import mediastinum_margin, pydicom_file, synthetic_chest, write_dicom
 
 
 def test_plain_monochrome2_uses_robust_percentiles(tmp_path, chest12):
@@ -199,3 +199,11 @@ def test_species_tag_marks_a_non_human_subject(tmp_path, chest12):
     )
     image, metadata = read_xray(human)
     assert "non_human" not in {f.code for f in assess_quality(image, metadata)}
+
+
+def test_colour_dicom_becomes_grey_and_is_flagged():
+    image, metadata = read_xray(pydicom_file("SC_rgb_rle_2frame.dcm"))
+    assert image.pixels.shape == (100, 100)
+    assert metadata["voi"] == "none (colour)"
+    codes = {f.code for f in assess_quality(image, metadata)}
+    assert {"colour_image", "multi_frame"} <= codes
