@@ -316,7 +316,7 @@ def _draw_findings(
             draw.rectangle(halo, outline=(0, 0, 0, 150), width=m.line + 2)
             draw.rectangle(box, outline=(*color, 255), width=m.line)
         else:
-            _dashed_rectangle(draw, halo, (0, 0, 0, 150), m.line + 2)
+            draw.rectangle(halo, outline=(*color, 70), width=m.line + 2)
             _dashed_rectangle(draw, box, (*color, 255), m.line)
     image = Image.alpha_composite(image, layer)
 
