@@ -45,6 +45,6 @@ def data_uri(image: Image.Image, fmt: str = "JPEG", quality: int = 88) -> str:
         rgb.save(buffer, format="JPEG", quality=quality, subsampling=0, optimize=True)
         mime = "image/jpeg"
     else:
-        image.save(buffer, format="PNG", optimize=True)
+        image.save(buffer, format="PNG", compress_level=6)
         mime = "image/png"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"

@@ -211,7 +211,7 @@ def render_overlay(case: Case) -> Image.Image:
 def write_overlay(case: Case, path: Path) -> Path:
     """Render the overlay and write it as a PNG, atomically; returns ``path``."""
     buffer = io.BytesIO()
-    render_overlay(case).save(buffer, format="PNG", optimize=True)
+    render_overlay(case).save(buffer, format="PNG", compress_level=3)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)
 
