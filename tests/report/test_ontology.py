@@ -182,3 +182,26 @@ def test_chexpert_map_follows_the_hierarchy_for_devices_and_fractures() -> None:
         for term in ONTO.terms("finding"):
             if set(ONTO.ancestors(term.label)) & mapped and term.label not in mapped:
                 pytest.fail(f"{term.label} descends from a {chexpert_label} term but is unmapped")
+
+
+@pytest.mark.slow
+def test_packaged_json_is_what_the_derivation_script_writes() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "derive_ontology.py"
+    spec = importlib.util.spec_from_file_location("derive_ontology", script)
+    assert spec is not None and spec.loader is not None
+    derive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(derive)
+    pytest.importorskip("torchxrayvision")
+    pytest.importorskip("pandas")
+    table = derive.default_table()
+    if not table.is_file():
+        pytest.skip(f"PadChest label table {table} is absent")
+    packaged = json.loads(
+        resources.files("explainmyxray.report.data")
+        .joinpath("padchest_ontology.json")
+        .read_text(encoding="utf-8")
+    )
+    assert derive.build(table) == packaged
