@@ -27,13 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .thresholds import (
+    CONFIDENT_INVERSION_PROFILE,
+    FRONTAL_MIN_SYMMETRY,
+    INVERTED_MAX_PROFILE,
+)
+
 ANALYSIS_SIDE = 128
-FRONTAL_MIN_SYMMETRY = 0.45
-"""Below this symmetry the image is not taken for a frontal chest (real frontals: >= 0.65)."""
-INVERTED_MAX_PROFILE = -0.3
-"""A frontal-looking image whose profile correlation is below this is shown negative."""
-CONFIDENT_INVERSION_PROFILE = -0.5
-"""Stronger evidence, required before the reader overrides a DICOM photometric header."""
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..core.case import QualityFlag, XrayImage
 from .header import LATERAL_VIEWS, OBLIQUE_VIEWS
 from .intensity import dynamic_range
-from .layout import FRONTAL_MIN_SYMMETRY, INVERTED_MAX_PROFILE, analyse_layout
+from .layout import analyse_layout
+from .thresholds import QualityThresholds
 
 IMAGE_FLAG_CODES = frozenset(
     {
@@ -56,19 +55,6 @@ IMAGE_FLAG_CODES = frozenset(
 
 RADIOGRAPHY_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT", "SC", "XC", "RX"})
 CHEST_WORDS = ("CHEST", "THORAX", "LUNG", "TORAX", "THORAKS", "POITRINE", "BRUST", "TORACE")
-
-
-class QualityThresholds(BaseModel):
-    """Where each quality check draws its line (defaults calibrated on real files)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_side_px: int = Field(256, ge=1)
-    max_side_px: int = Field(6000, ge=1)
-    min_dynamic_range: float = Field(0.25, ge=0.0, le=1.0)
-    min_symmetry: float = Field(FRONTAL_MIN_SYMMETRY, ge=-1.0, le=1.0)
-    max_inverted_profile: float = Field(INVERTED_MAX_PROFILE, ge=-1.0, le=1.0)
-    max_colour_fraction: float = Field(0.05, ge=0.0, le=1.0)
 
 
 def _view_flags(image: XrayImage, metadata: Mapping[str, object]) -> list[QualityFlag]:

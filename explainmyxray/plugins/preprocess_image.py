@@ -18,7 +18,7 @@ from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, XrayImage
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import InputError
-from explainmyxray.imaging.quality import QualityThresholds
+from explainmyxray.imaging.thresholds import QualityThresholds
 
 
 class ImageOptions(BaseModel):
