@@ -11,12 +11,12 @@ from rich.logging import RichHandler
 
 @cache
 def out() -> Console:
-    return Console()
+    return Console(soft_wrap=True)
 
 
 @cache
 def err() -> Console:
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
