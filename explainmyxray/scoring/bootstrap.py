@@ -108,15 +108,50 @@ def bootstrap_ci(
     return _interval(estimate, values, confidence, n_resamples, n_cases)
 
 
+@dataclass(frozen=True)
+class SparseRows:
+    """Per-case rows of mostly zeros, stored as entries: ``value[k]`` at ``(case[k], column[k])``.
+
+    ``column`` indexes the flattened ``row_shape``. Multi-label counts (one row of
+    ``n_items x 3`` per case, a handful of non-zeros) stay small however large the item space.
+    """
+
+    n_cases: int
+    row_shape: tuple[int, ...]
+    case: np.ndarray
+    column: np.ndarray
+    value: np.ndarray
+
+    @property
+    def row_size(self) -> int:
+        return int(np.prod(self.row_shape, dtype=np.int64))
+
+    def weighted_sum(self, weights: np.ndarray) -> np.ndarray:
+        """Σ over cases of ``weights[case] * row`` (shape ``row_shape``)."""
+        sums = np.bincount(
+            self.column, weights=weights[self.case] * self.value, minlength=self.row_size
+        )
+        return sums.reshape(self.row_shape)
+
+    def total(self) -> np.ndarray:
+        return self.weighted_sum(np.ones(self.n_cases))
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros((self.n_cases, self.row_size))
+        np.add.at(out, (self.case, self.column), self.value)
+        return out.reshape(self.n_cases, *self.row_shape)
+
+
 def bootstrap_additive(
-    per_case: np.ndarray,
+    per_case: np.ndarray | SparseRows,
     from_sums: Callable[[np.ndarray], np.ndarray],
     *,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = DEFAULT_SEED,
 ) -> ConfidenceInterval:
-    """Interval of a metric computed from column sums of ``per_case`` (shape ``(n_cases, ...)``).
+    """Interval of a metric computed from column sums of ``per_case`` (shape ``(n_cases, ...)``,
+    or :class:`SparseRows`).
 
     ``from_sums`` maps an array of sums of shape ``(batch, ...)`` to ``batch`` metric values
     (NaN where undefined). Example, micro F1 from per-case ``[tp, fp, fn]`` rows::
@@ -124,6 +159,8 @@ def bootstrap_additive(
         bootstrap_additive(counts, lambda s: 2 * s[:, 0] / (2 * s[:, 0] + s[:, 1] + s[:, 2]))
     """
     _check(n_resamples, confidence)
+    if isinstance(per_case, SparseRows):
+        return _bootstrap_sparse(per_case, from_sums, n_resamples, confidence, seed)
     per_case = np.asarray(per_case, dtype=float)
     n_cases = per_case.shape[0]
     if n_cases == 0:
@@ -136,6 +173,27 @@ def bootstrap_additive(
         for chunk in _resampled_indices(n_cases, n_resamples, seed):
             weights = np.stack([np.bincount(row, minlength=n_cases) for row in chunk])
             sums = (weights.astype(float) @ flat).reshape(len(chunk), *tail)
+            values.append(np.asarray(from_sums(sums), dtype=float))
+    return _interval(estimate, np.concatenate(values), confidence, n_resamples, n_cases)
+
+
+def _bootstrap_sparse(
+    rows: SparseRows,
+    from_sums: Callable[[np.ndarray], np.ndarray],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> ConfidenceInterval:
+    n_cases = rows.n_cases
+    if n_cases == 0:
+        return ConfidenceInterval(None, None, None, confidence, n_resamples, 0, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = from_sums(rows.total()[None])[0]
+        values = []
+        for chunk in _resampled_indices(n_cases, n_resamples, seed):
+            sums = np.stack(
+                [rows.weighted_sum(np.bincount(r, minlength=n_cases).astype(float)) for r in chunk]
+            )
             values.append(np.asarray(from_sums(sums), dtype=float))
     return _interval(estimate, np.concatenate(values), confidence, n_resamples, n_cases)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bootstrap import SparseRows
+
 CHEXPERT_14: tuple[str, ...] = (
     "No Finding",
     "Enlarged Cardiomediastinum",
@@ -115,8 +117,9 @@ def count_matrix(
     predicted: Sequence[Collection[Hashable]],
     reference: Sequence[Collection[Hashable]],
     items: Iterable[Hashable] | None = None,
-) -> tuple[list[Hashable], np.ndarray]:
-    """Per-case, per-item counts: ``(items, counts)`` with ``counts[case, item] = [tp, fp, fn]``.
+) -> tuple[list[Hashable], SparseRows]:
+    """Per-case, per-item counts: ``(items, counts)``; ``counts.dense()[case, item]`` is
+    ``[tp, fp, fn]`` (stored sparsely: only the items a case has on either side).
 
     ``items`` fixes the item space (others are ignored); by default it is every item on either
     side, sorted by name.
@@ -132,22 +135,28 @@ def count_matrix(
     else:
         item_list = list(dict.fromkeys(items))
     position = {item: i for i, item in enumerate(item_list)}
-    counts = np.zeros((len(predicted), len(item_list), 3), dtype=np.int64)
+    cases: list[int] = []
+    columns: list[int] = []
     for case, (p, r) in enumerate(zip(predicted, reference, strict=True)):
         p_set = {x for x in p if x in position}
         r_set = {x for x in r if x in position}
-        for x in p_set & r_set:
-            counts[case, position[x], 0] = 1
-        for x in p_set - r_set:
-            counts[case, position[x], 1] = 1
-        for x in r_set - p_set:
-            counts[case, position[x], 2] = 1
+        for kind, chosen in enumerate((p_set & r_set, p_set - r_set, r_set - p_set)):
+            for x in chosen:
+                cases.append(case)
+                columns.append(3 * position[x] + kind)
+    counts = SparseRows(
+        n_cases=len(predicted),
+        row_shape=(len(item_list), 3),
+        case=np.asarray(cases, dtype=np.int64),
+        column=np.asarray(columns, dtype=np.int64),
+        value=np.ones(len(cases)),
+    )
     return item_list, counts
 
 
-def label_counts(items: Sequence[Hashable], counts: np.ndarray) -> list[LabelCounts]:
+def label_counts(items: Sequence[Hashable], counts: SparseRows) -> list[LabelCounts]:
     """Corpus counts per item from :func:`count_matrix`'s output."""
-    totals = counts.sum(axis=0)
+    totals = counts.total()
     return [
         LabelCounts(item_name(item), int(t[0]), int(t[1]), int(t[2]))
         for item, t in zip(items, totals, strict=True)
@@ -171,15 +180,15 @@ def macro_f1_from_sums(sums: np.ndarray) -> np.ndarray:
         return np.where(defined.any(axis=-1), per_item.sum(axis=-1) / defined.sum(axis=-1), np.nan)
 
 
-def micro_f1(counts: np.ndarray) -> float | None:
-    """Micro F1 of per-case counts of shape ``(n_cases, n_items, 3)``."""
-    value = micro_f1_from_sums(counts.sum(axis=0)[None])[0]
+def micro_f1(counts: SparseRows) -> float | None:
+    """Micro F1 of :func:`count_matrix` counts."""
+    value = micro_f1_from_sums(counts.total()[None])[0]
     return float(value) if np.isfinite(value) else None
 
 
-def macro_f1(counts: np.ndarray) -> float | None:
-    """Macro F1 of per-case counts of shape ``(n_cases, n_items, 3)``."""
-    value = macro_f1_from_sums(counts.sum(axis=0)[None])[0]
+def macro_f1(counts: SparseRows) -> float | None:
+    """Macro F1 of :func:`count_matrix` counts."""
+    value = macro_f1_from_sums(counts.total()[None])[0]
     return float(value) if np.isfinite(value) else None
 
 
@@ -200,7 +209,7 @@ def with_no_finding(chexpert_labels: Iterable[str]) -> set[str]:
     return labels
 
 
-def per_label_table(items: Sequence[Hashable], counts: np.ndarray) -> list[dict]:
+def per_label_table(items: Sequence[Hashable], counts: SparseRows) -> list[dict]:
     """Rows ``label, tp, fp, fn, support, precision, recall, f1``, most supported first."""
     rows = [c.row() for c in label_counts(items, counts)]
     rows.sort(key=lambda r: (-int(r["support"]), -(int(r["tp"]) + int(r["fp"])), r["label"]))

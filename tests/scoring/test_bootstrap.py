@@ -80,3 +80,19 @@ def test_bad_arguments():
         bootstrap_ci(3, lambda idx: 0.0, n_resamples=0)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_additive(np.ones((3, 2)), mean_of_defined, confidence=1.0)
+
+
+def test_sparse_and_dense_counts_give_the_same_interval():
+    rng = np.random.default_rng(5)
+    labels = [f"l{i}" for i in range(40)]
+    reference = [{x for x in labels if rng.random() < 0.05} for _ in range(300)]
+    predicted = [{x for x in labels if (x in r) != (rng.random() < 0.03)} for r in reference]
+    _, counts = count_matrix(predicted, reference, items=labels)
+    dense = counts.dense()
+    assert dense.shape == (300, 40, 3)
+    assert dense.sum() == sum(len(p | r) for p, r in zip(predicted, reference, strict=True))
+    sparse_ci = bootstrap_additive(counts, micro_f1_from_sums, n_resamples=100, seed=2)
+    dense_ci = bootstrap_additive(dense, micro_f1_from_sums, n_resamples=100, seed=2)
+    assert (sparse_ci.estimate, sparse_ci.low, sparse_ci.high) == pytest.approx(
+        (dense_ci.estimate, dense_ci.low, dense_ci.high)
+    )
