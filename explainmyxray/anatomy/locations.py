@@ -76,7 +76,7 @@ def _table() -> tuple[dict[str, LocationMapping], frozenset[str]]:
 
 
 def normalize_location(label: str) -> str:
-    """``"Left lower lobe"`` → ``"loc left lower lobe"``: lower case, single spaces, ``loc`` prefix."""
+    """``"Left lower lobe"`` → ``"loc left lower lobe"`` (lower case, single spaces, prefix)."""
     text = " ".join(label.lower().split())
     return text if text.startswith("loc ") else f"loc {text}"
 
