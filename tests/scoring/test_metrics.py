@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from explainmyxray.core.case import Box
 from explainmyxray.scoring.boxes import (
@@ -204,3 +206,53 @@ def test_corpus_soft_match():
     assert micro_accuracy([soft_match([], [], VOCAB)]) is None
     assert math.isfinite(mean_accuracy(matches))
     assert np.isclose(matches[2].details()["precision"], 0.5)
+
+
+def test_soft_match_with_the_padchest_ontology():
+    from explainmyxray.scoring.vocabulary import OntologyVocabulary
+
+    vocabulary = OntologyVocabulary()
+    match = soft_match(
+        ["Effusions", "plate atelectasis", "pulmonary mass", "COPD"],
+        ["pleural effusion", "atelectasis", "mass", "copd signs", "pneumothorax"],
+        vocabulary,
+    )
+    how = {p.reference: p.how for p in match.pairs}
+    assert how == {
+        "pleural effusion": "synonym",
+        "atelectasis": "hierarchy",  # laminar atelectasis (plate atelectasis) is a child
+        "mass": "hierarchy",  # pulmonary mass is a child
+        "copd signs": "synonym",
+    }
+    assert match.unmatched_reference == ("pneumothorax",)
+    assert match.accuracy == pytest.approx(4 / 5)
+    assert vocabulary.finding("not a padchest term") == "not a padchest term"
+    assert vocabulary.ancestors("not a padchest term") == frozenset()
+
+
+LABELS = [
+    "atelectasis",
+    "laminar atelectasis",
+    "lobar atelectasis",
+    "volume loss",
+    "effusion",
+    "pleural effusion",
+    "nodule",
+    "mass",
+    "normal",
+]
+
+
+@given(st.lists(st.sampled_from(LABELS), max_size=6), st.lists(st.sampled_from(LABELS), max_size=6))
+def test_soft_match_properties(predicted, reference):
+    forward = soft_match(predicted, reference, VOCAB)
+    backward = soft_match(reference, predicted, VOCAB)
+    assert 0.0 <= forward.accuracy <= forward.f1 <= 1.0
+    # The rule is symmetric: swapping the sides changes nothing but the direction.
+    assert forward.n_matched == backward.n_matched
+    assert forward.accuracy == pytest.approx(backward.accuracy)
+    # Soft matching never scores below strict set overlap.
+    strict = set(forward.predicted) & set(forward.reference)
+    assert forward.n_matched >= len(strict)
+    assert len({p.predicted for p in forward.pairs}) == forward.n_matched
+    assert len({p.reference for p in forward.pairs}) == forward.n_matched
