@@ -1,0 +1,465 @@
+"""The rule-based labeler: PadChest findings and locations in English report text, with scope.
+
+For every sentence (:mod:`.sentences`) the labeler
+
+1. finds mentions: every phrase of the vocabulary that matches, as whole tokens; a mention whose
+   span lies strictly inside another mention of the same kind (finding or location) is dropped, so
+   "calcified granuloma" is not also "granuloma" and "right lower lobe" is not also "right";
+2. finds scope triggers (:data:`.vocabulary.TRIGGER_KINDS`); pseudo-triggers ("no change") hide
+   the words they cover, and a trigger inside a longer trigger is dropped;
+3. decides each mention's status:
+
+   * a negation or hedge inside the mention's own gap ("heart is *not* enlarged") decides first;
+   * otherwise the nearest pre-trigger in the same clause (a terminator such as "but", "which",
+     ";" or a new "there is" ends a clause; commas do not, so a negation covers a list), and a
+     post-trigger within ``post_window`` tokens after the mention ("... has resolved");
+   * a negation (pre or post) makes it ``absent``; else a hedge ("possible", "versus",
+     "cannot exclude") makes it ``uncertain``; a favouring hedge ("likely", "consistent with")
+     and no trigger at all make it ``present``. A favouring hedge defers to an earlier negation
+     or hedge in its clause ("no findings *consistent with* pneumonia" is absent);
+4. applies implied statements: "lungs are clear" (not negated) says consolidation, effusion, ...
+   are absent; "no acute cardiopulmonary abnormality" (negated) says the acute findings are;
+5. attaches each location mention to the nearest finding mention of its clause.
+
+:func:`label_report` folds mentions into one status per label. **Conflicting mentions** resolve
+by precedence ``present > uncertain > absent``: one affirmed mention makes a finding present
+("no effusion on the left; small right effusion" has an effusion), otherwise one hedged mention
+makes it uncertain; implied absences (rule 4) never override an explicit mention. The label
+``normal`` is derived: absent when any other finding (devices included; ``unchanged``,
+``exclude`` and ``suboptimal study`` excepted) is present, otherwise present when the report
+says anything the labeler reads, otherwise not reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+from ..core.case import FindingStatus
+from .patterns import Phrase, tokenize
+from .sentences import split_sentences
+from .vocabulary import MentionKind, Vocabulary, default_vocabulary
+
+PRECEDENCE: dict[str, int] = {"absent": 0, "uncertain": 1, "present": 2}
+NOT_ABNORMAL = frozenset({"normal", "unchanged", "exclude", "suboptimal study"})
+PRE_WINDOW = 16
+POST_TERMINATOR_EXCEPTIONS = frozenset({"which", "that"})
+_CACHE_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One finding, diagnosis or location read in the text, with its status and evidence."""
+
+    label: str
+    kind: MentionKind
+    status: FindingStatus
+    start: int
+    end: int
+    text: str
+    sentence: int
+    trigger: str | None = None
+    rule: str = "phrase"
+    locations: tuple[str, ...] = ()
+
+    @property
+    def implied(self) -> bool:
+        """Whether the mention comes from a statement ("lungs are clear"), not a named finding."""
+        return self.rule.startswith("implied:")
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int  # token index
+    end: int  # token index, exclusive
+    gaps: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    kind: str
+    span: _Span
+    text: str
+
+
+@dataclass
+class _Local:
+    """A mention inside one sentence, in token and character coordinates of that sentence."""
+
+    label: str
+    kind: MentionKind
+    span: _Span
+    status: FindingStatus = "present"
+    trigger: str | None = None
+    rule: str = "phrase"
+    locations: list[str] = field(default_factory=list)
+
+
+class _Sentence:
+    """One tokenized sentence and the phrase matches in it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.joined = "".join(t.text + " " for t in self.tokens)
+        self.token_at: dict[int, int] = {}
+        position = 0
+        for index, token in enumerate(self.tokens):
+            self.token_at[position] = index
+            position += len(token.text) + 1
+        self.token_at[position] = len(self.tokens)
+        self.words = {t.text for t in self.tokens}
+
+    def find(self, phrase: Phrase) -> list[_Span]:
+        spans = []
+        for match in phrase.regex.finditer(self.joined):
+            if match.end() == match.start():
+                continue
+            gaps = []
+            for g in range(phrase.gaps):
+                name = f"gap{g}"
+                if match.start(name) >= 0 and match.end(name) > match.start(name):
+                    gaps.append((self.token_at[match.start(name)], self.token_at[match.end(name)]))
+            spans.append(
+                _Span(self.token_at[match.start()], self.token_at[match.end()], tuple(gaps))
+            )
+        return spans
+
+    def chars(self, span: _Span) -> tuple[int, int]:
+        return self.tokens[span.start].start, self.tokens[span.end - 1].end
+
+    def words_of(self, span: _Span) -> str:
+        return " ".join(t.text for t in self.tokens[span.start : span.end])
+
+
+def _inside(inner: _Span, outer: _Span) -> bool:
+    return outer.start <= inner.start and inner.end <= outer.end and inner != outer
+
+
+def _drop_contained(items: list[_Local]) -> list[_Local]:
+    # Equal spans with different labels are all kept ("cabg": sternotomy and heart surgery).
+    return [m for m in items if not any(_inside(m.span, o.span) for o in items if o is not m)]
+
+
+class Labeler:
+    """Reads PadChest labels out of English report text. Thread-compatible, caches sentences."""
+
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+        self.vocabulary = vocabulary or default_vocabulary()
+        self._cache: dict[str, tuple[tuple[_Local, ...], _Sentence]] = {}
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def label_text(self, text: str) -> list[Mention]:
+        """Every mention in ``text`` (findings, diagnoses, locations, implied absences)."""
+        mentions: list[Mention] = []
+        for number, sentence in enumerate(split_sentences(text or "")):
+            locals_, parsed = self._analyze(sentence.text)
+            for local in locals_:
+                start, end = parsed.chars(local.span)
+                mentions.append(
+                    Mention(
+                        label=local.label,
+                        kind=local.kind,
+                        status=local.status,
+                        start=sentence.start + start,
+                        end=sentence.start + end,
+                        text=text[sentence.start + start : sentence.start + end],
+                        sentence=number,
+                        trigger=local.trigger,
+                        rule=local.rule,
+                        locations=tuple(local.locations),
+                    )
+                )
+        return mentions
+
+    def label_report(self, text: str, *, rollup: bool = False) -> dict[str, FindingStatus]:
+        """One status per PadChest finding/diagnosis label the text speaks about.
+
+        See the module docstring for how conflicting mentions and ``normal`` resolve. With
+        ``rollup`` a present or uncertain label also sets its ontology ancestors (a "basal
+        atelectasis" also counts as "atelectasis").
+        """
+        return fold_mentions(self.label_text(text), rollup=rollup)
+
+    def chexpert_labels(self, text: str) -> dict[str, FindingStatus]:
+        """The 14 CheXpert labels the text speaks about, through the ontology's CheXpert map."""
+        return to_chexpert(self.label_report(text))
+
+    # --- sentence analysis --------------------------------------------------------------------
+
+    def _analyze(self, text: str) -> tuple[tuple[_Local, ...], _Sentence]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        parsed = _Sentence(text)
+        result = (tuple(self._analyze_parsed(parsed)), parsed) if parsed.tokens else ((), parsed)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[text] = result
+        return result
+
+    def _analyze_parsed(self, sentence: _Sentence) -> list[_Local]:
+        vocab = self.vocabulary
+        findings: list[_Local] = []
+        locations: list[_Local] = []
+        seen: set[tuple[str, _Span]] = set()
+        for entry in vocab.mentions.candidates(sentence.words):
+            for span in sentence.find(entry.phrase):
+                key = (entry.label, _Span(span.start, span.end))
+                if key in seen:
+                    continue
+                seen.add(key)
+                local = _Local(entry.label, entry.kind, span)
+                (locations if entry.kind == "location" else findings).append(local)
+        findings = _drop_contained(findings)
+        locations = _drop_contained(locations)
+        triggers = self._triggers(sentence)
+        terminators = [t for t in triggers if t.kind == "terminators"]
+        scoped = [t for t in triggers if t.kind != "terminators"]
+
+        for mention in findings:
+            status, trigger = _status(mention.span, scoped, terminators, vocab.post_window)
+            mention.status = status
+            mention.trigger = trigger.text if trigger else None
+
+        implied = self._implied(sentence, scoped, terminators)
+        _attach_locations(findings, locations, terminators)
+        for location in locations:
+            location.status = "present"
+        ordered = sorted(findings + implied + locations, key=lambda m: (m.span.start, m.span.end))
+        return ordered
+
+    def _triggers(self, sentence: _Sentence) -> list[_Trigger]:
+        found: list[_Trigger] = []
+        for kind, index in self.vocabulary.triggers.items():
+            for phrase in index.candidates(sentence.words):
+                for span in sentence.find(phrase):
+                    found.append(_Trigger(kind, span, sentence.words_of(span)))
+        pseudo = [t for t in found if t.kind == "pseudo"]
+        kept = [
+            t
+            for t in found
+            if t.kind != "pseudo"
+            and not any(p.span.start < t.span.end and t.span.start < p.span.end for p in pseudo)
+        ]
+        scoped = [t for t in kept if t.kind != "terminators"]
+        return [
+            t
+            for t in kept
+            if not any(_inside(t.span, o.span) for o in scoped if o is not t)
+            and not (t.kind == "terminators" and any(_overlaps(t.span, o.span) for o in scoped))
+        ]
+
+    def _implied(
+        self, sentence: _Sentence, scoped: list[_Trigger], terminators: list[_Trigger]
+    ) -> list[_Local]:
+        """Absences that statements imply; each rule counts once per sentence (longest match)."""
+        out: list[_Local] = []
+        for rule in self.vocabulary.implied:
+            best: _Span | None = None
+            for phrase in rule.phrases:
+                if not phrase.anchors & sentence.words:
+                    continue
+                for span in sentence.find(phrase):
+                    if rule.when_negated:
+                        status, _ = _status(span, scoped, terminators, self.vocabulary.post_window)
+                        applies = status == "absent"
+                    else:
+                        status, _ = _status(
+                            span, scoped, terminators, self.vocabulary.post_window, pre_window=2
+                        )
+                        applies = status == "present"
+                    if applies and (best is None or span.end - span.start > best.end - best.start):
+                        best = span
+            if best is None:
+                continue
+            for label in rule.absent:
+                out.append(
+                    _Local(
+                        label,
+                        self.vocabulary.kinds.get(label, "finding"),
+                        best,
+                        status="absent",
+                        trigger=rule.name,
+                        rule=f"implied:{rule.name}",
+                    )
+                )
+        return out
+
+
+def _overlaps(a: _Span, b: _Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _blocked(start: int, end: int, terminators: Iterable[_Trigger], post: bool = False) -> bool:
+    """Whether a terminator lies between token ``start`` (inclusive) and ``end`` (exclusive)."""
+    for t in terminators:
+        if post and t.text in POST_TERMINATOR_EXCEPTIONS:
+            continue
+        if start <= t.span.start and t.span.end <= end:
+            return True
+    return False
+
+
+_STATUS_OF = {
+    "negation_pre": "absent",
+    "negation_post": "absent",
+    "uncertain_pre": "uncertain",
+    "uncertain_post": "uncertain",
+    "probable_pre": "present",
+}
+
+
+def _status(
+    span: _Span,
+    triggers: list[_Trigger],
+    terminators: list[_Trigger],
+    post_window: int,
+    pre_window: int = PRE_WINDOW,
+) -> tuple[FindingStatus, _Trigger | None]:
+    """The status of the span under the scope rules (see the module docstring)."""
+    for trigger in triggers:
+        if any(g0 <= trigger.span.start and trigger.span.end <= g1 for g0, g1 in span.gaps):
+            if trigger.kind in ("negation_pre", "negation_post"):
+                return "absent", trigger
+            if trigger.kind in ("uncertain_pre", "uncertain_post"):
+                return "uncertain", trigger
+    pre_candidates = [
+        t
+        for t in triggers
+        if t.kind.endswith("_pre")
+        and t.span.end <= span.start
+        and span.start - t.span.end <= pre_window
+        and not _blocked(t.span.end, span.start, terminators)
+    ]
+    pre_candidates.sort(key=lambda t: t.span.end, reverse=True)
+    pre = pre_candidates[0] if pre_candidates else None
+    if pre is not None and pre.kind == "probable_pre":
+        stronger = [t for t in pre_candidates[1:] if t.kind != "probable_pre"]
+        if stronger:
+            pre = stronger[0]
+    post_candidates = [
+        t
+        for t in triggers
+        if t.kind.endswith("_post")
+        and t.span.start >= span.end
+        and t.span.start - span.end <= post_window
+        and not _blocked(span.end, t.span.start, terminators, post=True)
+    ]
+    post = min(post_candidates, key=lambda t: t.span.start) if post_candidates else None
+    for candidate in (post, pre):
+        if candidate is not None and _STATUS_OF[candidate.kind] == "absent":
+            return "absent", candidate
+    for candidate in (pre, post):
+        if candidate is not None and _STATUS_OF[candidate.kind] == "uncertain":
+            return "uncertain", candidate
+    return "present", pre
+
+
+def _attach_locations(
+    findings: list[_Local], locations: list[_Local], terminators: list[_Trigger]
+) -> None:
+    """Give each location to the nearest finding of its clause (overlap counts as distance 0)."""
+    for location in locations:
+        best: tuple[int, int, _Local] | None = None
+        for finding in findings:
+            if _overlaps(location.span, finding.span):
+                distance = 0
+            elif location.span.end <= finding.span.start:
+                if _blocked(location.span.end, finding.span.start, terminators):
+                    continue
+                distance = finding.span.start - location.span.end
+            else:
+                if _blocked(finding.span.end, location.span.start, terminators):
+                    continue
+                distance = location.span.start - finding.span.end
+            # On a tie prefer the finding after the location ("left effusion").
+            order = 0 if location.span.end <= finding.span.start else 1
+            if best is None or (distance, order) < best[:2]:
+                best = (distance, order, finding)
+        if best is not None and location.label not in best[2].locations:
+            best[2].locations.append(location.label)
+
+
+# --- folding mentions into labels -------------------------------------------------------------
+
+
+def fold_mentions(mentions: Iterable[Mention], *, rollup: bool = False) -> dict[str, FindingStatus]:
+    """One status per finding/diagnosis label: ``present > uncertain > absent``; derive ``normal``.
+
+    Implied absences only fill labels that no explicit mention names.
+    """
+    explicit: dict[str, FindingStatus] = {}
+    implied: dict[str, FindingStatus] = {}
+    said_anything = False
+    for mention in mentions:
+        if mention.kind == "location":
+            continue
+        said_anything = True
+        if mention.label == "normal":
+            continue
+        table = implied if mention.implied else explicit
+        current = table.get(mention.label)
+        if current is None or PRECEDENCE[mention.status] > PRECEDENCE[current]:
+            table[mention.label] = mention.status
+    labels: dict[str, FindingStatus] = {**implied, **explicit}
+    if rollup:
+        labels = _rollup(labels)
+    abnormal = any(
+        status == "present" and label not in NOT_ABNORMAL for label, status in labels.items()
+    )
+    if abnormal:
+        labels["normal"] = "absent"
+    elif said_anything:
+        labels["normal"] = "present"
+    return labels
+
+
+def _rollup(labels: dict[str, FindingStatus]) -> dict[str, FindingStatus]:
+    from ..report.ontology import load_ontology
+
+    ontology = load_ontology()
+    out = dict(labels)
+    for label, status in labels.items():
+        if status == "absent":
+            continue
+        for ancestor in ontology.ancestors(label):
+            current = out.get(ancestor)
+            if current is None or PRECEDENCE[status] > PRECEDENCE[current]:
+                out[ancestor] = status
+    return out
+
+
+def to_chexpert(labels: dict[str, FindingStatus]) -> dict[str, FindingStatus]:
+    """CheXpert statuses from PadChest statuses (``present > uncertain > absent`` per group)."""
+    from ..report.ontology import load_ontology
+
+    out: dict[str, FindingStatus] = {}
+    for chexpert_label, members in load_ontology().chexpert.items():
+        statuses = [labels[m] for m in members if m in labels]
+        if statuses:
+            out[chexpert_label] = max(statuses, key=PRECEDENCE.__getitem__)
+    return out
+
+
+@cache
+def default_labeler() -> Labeler:
+    """The labeler with the packaged vocabulary (built once per process)."""
+    return Labeler()
+
+
+def label_text(text: str) -> list[Mention]:
+    """Every mention in ``text``, with the packaged vocabulary. See :class:`Labeler`."""
+    return default_labeler().label_text(text)
+
+
+def label_report(text: str, *, rollup: bool = False) -> dict[str, FindingStatus]:
+    """PadChest label → present/absent/uncertain for ``text``. See :func:`fold_mentions`."""
+    return default_labeler().label_report(text, rollup=rollup)
+
+
+def chexpert_labels(text: str) -> dict[str, FindingStatus]:
+    """CheXpert label → present/absent/uncertain for ``text``."""
+    return default_labeler().chexpert_labels(text)
