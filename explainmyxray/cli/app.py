@@ -16,6 +16,7 @@ COMMANDS = {
     "models": "List, download, verify or locate model weights.",
     "doctor": "Show Python, torch, CUDA/GPU memory, installed extras and model weights.",
     "schema": "Print the JSON Schema of the per-case report.json.",
+    "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
 }
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
 from ..core.orchestrator import Orchestrator, RunSummary
+from ..outputs import write_case_outputs, write_index
 from ..pipelines.loader import load_pipeline
 from ..pipelines.shipped import resolve_pipeline
 from ..registry.plugins import PluginHost
@@ -36,7 +37,7 @@ def execute(
         pipeline,
         device=device,
         keep_phi=keep_phi,
-        case_writers=_case_writers(),
+        case_writers=[write_case_outputs],
         run_writers=_run_writers(pipeline.name),
     )
     console = out()
@@ -53,28 +54,16 @@ def execute(
     finally:
         host.pm.unregister(name="cli-progress")
     print_summary(summary)
+    index = out_dir / "index.html"
+    if index.is_file():
+        console.print(f"HTML report: {index.resolve()}", highlight=False)
     return summary
 
 
-def _case_writers():
-    try:
-        from ..outputs.case_files import write_case_outputs
-    except ImportError:
-        return []
-    return [write_case_outputs]
-
-
 def _run_writers(pipeline_name: str):
-    try:
-        from ..outputs.html import write_index
-    except ImportError:
-        return []
-
     def index(out_dir: Path, cases) -> None:
-        path = write_index(
-            out_dir, cases, title=f"ExplainMyXray — {pipeline_name}", pipeline_name=pipeline_name
-        )
-        out().print(f"HTML report: [link=file://{path.resolve()}]{path}[/link]")
+        title = f"ExplainMyXray — {pipeline_name}"
+        write_index(out_dir, cases, title=title, pipeline_name=pipeline_name)
 
     return [index]
 

@@ -5,18 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from explainmyxray.core.case import Case
+from explainmyxray.core.results import atomic_write_bytes
 
+from .images import fit, pixels_to_image
 from .overlay import write_overlay
 
 OVERLAY_FILE = "overlay.png"
+IMAGE_FILE = "image.jpg"
+ORIGINAL_MAX_SIDE = 900
 
 
 def write_case_outputs(case: Case, case_dir: Path) -> list[Path]:
-    """Write ``overlay.png`` into ``case_dir`` when the case has image pixels in memory.
+    """Write ``overlay.png`` and a downscaled ``image.jpg`` when the case has pixels in memory.
 
-    The file is written atomically (a temporary file in ``case_dir``, then ``os.replace``), so a
-    crash never leaves a half-written overlay. Returns the paths written (empty without an image).
+    The run's ``index.html`` shows cases from these files once their pixels are released. Files
+    are written atomically (a temporary file in ``case_dir``, then ``os.replace``), so a crash
+    never leaves a half-written one. Returns the paths written (empty without an image).
     """
     if case.image is None or case.image.pixels is None:
         return []
-    return [write_overlay(case, Path(case_dir) / OVERLAY_FILE)]
+    import io
+
+    buffer = io.BytesIO()
+    fit(pixels_to_image(case.image.pixels), ORIGINAL_MAX_SIDE).save(
+        buffer, format="JPEG", quality=85
+    )
+    image_path = Path(case_dir) / IMAGE_FILE
+    atomic_write_bytes(image_path, buffer.getvalue())
+    return [write_overlay(case, Path(case_dir) / OVERLAY_FILE), image_path]

@@ -15,14 +15,14 @@ from pathlib import Path, PurePath
 from explainmyxray.core.case import Case, Finding, ModelUsage, QualityFlag, Verification
 from explainmyxray.core.results import atomic_write_bytes
 
+from .case_files import IMAGE_FILE, ORIGINAL_MAX_SIDE, OVERLAY_FILE
 from .case_summary import case_status, missing_report_reasons, report_missing
-from .images import data_uri, fit, pixels_to_image
+from .images import data_uri, file_data_uri, fit, pixels_to_image
 from .overlay import LegendEntry, legend_entries, render_overlay
 from .style import STATUS_COLORS, VERDICT_COLORS, text_on, to_rgb
 
 INDEX_FILE = "index.html"
 _DASH = '<span class="muted">—</span>'
-ORIGINAL_MAX_SIDE = 900
 OVERLAY_MAX_SIDE = 1400
 
 _CSS = """
@@ -111,14 +111,20 @@ td.red, span.red { color:var(--red); font-weight:600; }
 
 def write_index(run_dir: Path, cases: Sequence[Case], *, title: str, pipeline_name: str) -> Path:
     """Write ``run_dir/index.html`` for ``cases`` (atomically) and return its path."""
-    document = render_index(cases, title=title, pipeline_name=pipeline_name)
+    document = render_index(cases, title=title, pipeline_name=pipeline_name, run_dir=run_dir)
     path = Path(run_dir) / INDEX_FILE
     atomic_write_bytes(path, document.encode("utf-8"))
     return path
 
 
-def render_index(cases: Sequence[Case], *, title: str, pipeline_name: str) -> str:
-    """The ``index.html`` document as a string."""
+def render_index(
+    cases: Sequence[Case], *, title: str, pipeline_name: str, run_dir: Path | None = None
+) -> str:
+    """The ``index.html`` document as a string.
+
+    A case whose pixels are no longer in memory (finished in an earlier batch or an earlier run)
+    is shown from the ``image.jpg`` and ``overlay.png`` written in its folder under ``run_dir``.
+    """
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
@@ -130,7 +136,10 @@ def render_index(cases: Sequence[Case], *, title: str, pipeline_name: str) -> st
         f"case{'s' if len(cases) != 1 else ''} · generated {_e(generated)}</p>",
         _summary(cases),
     ]
-    parts.extend(_case_section(index, case) for index, case in enumerate(cases, start=1))
+    parts.extend(
+        _case_section(index, case, Path(run_dir) / "cases" / case.id if run_dir else None)
+        for index, case in enumerate(cases, start=1)
+    )
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
 
@@ -243,7 +252,7 @@ def _summary_row(index: int, case: Case) -> str:
 # --- one case ------------------------------------------------------------------------------
 
 
-def _case_section(index: int, case: Case) -> str:
+def _case_section(index: int, case: Case, case_dir: Path | None = None) -> str:
     status = case_status(case)
     entries = {e.label.strip().lower(): e for e in legend_entries(case)}
     html = [
@@ -254,7 +263,7 @@ def _case_section(index: int, case: Case) -> str:
     ]
     if case.errors:
         html.append(_errors(case))
-    html.append(_figures(case))
+    html.append(_figures(case, case_dir))
     html.append('<div class="columns"><div>')
     html.append(_report(case, entries))
     html.append("</div><div>")
@@ -281,8 +290,34 @@ def _errors(case: Case) -> str:
     )
 
 
-def _figures(case: Case) -> str:
+def _figures_from_files(case: Case, case_dir: Path) -> str | None:
+    original, overlay = case_dir / IMAGE_FILE, case_dir / OVERLAY_FILE
+    if not original.is_file():
+        return None
+    html = [
+        '<div class="figures"><figure>',
+        f'<img alt="original radiograph of {_e(case.id)}" '
+        f'src="{file_data_uri(original, ORIGINAL_MAX_SIDE, quality=85)}">',
+        "<figcaption>Original</figcaption></figure><figure>",
+    ]
+    if overlay.is_file():
+        html.append(
+            f'<img alt="overlay of {_e(case.id)}" '
+            f'src="{file_data_uri(overlay, OVERLAY_MAX_SIDE, quality=88)}">'
+            "<figcaption>Overlay · regions that ground each finding</figcaption>"
+        )
+    else:
+        html.append('<div class="noimage">No overlay was written for this case.</div>')
+    html.append("</figure></div>")
+    return "".join(html)
+
+
+def _figures(case: Case, case_dir: Path | None = None) -> str:
     image = case.image
+    if image is not None and image.pixels is None and case_dir is not None:
+        from_files = _figures_from_files(case, case_dir)
+        if from_files is not None:
+            return from_files
     if image is None or image.pixels is None:
         reason = (
             "No image: the radiograph could not be decoded."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -48,3 +49,10 @@ def data_uri(image: Image.Image, fmt: str = "JPEG", quality: int = 88) -> str:
         image.save(buffer, format="PNG", compress_level=6)
         mime = "image/png"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def file_data_uri(path: Path, max_side: int, quality: int = 88) -> str:
+    """An image file, downscaled to ``max_side``, as a JPEG ``data:`` URI."""
+    with Image.open(path) as image:
+        image.load()
+        return data_uri(fit(image, max_side), quality=quality)

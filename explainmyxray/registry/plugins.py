@@ -37,6 +37,7 @@ BLOCK_ENV = "EXPLAINMYXRAY_DISABLE_PLUGINS"
 DEFAULT_PLUGINS: dict[str, str] = {
     "image": "explainmyxray.plugins.preprocess_image",
     "supplied-report": "explainmyxray.plugins.generate_supplied",
+    "metrics": "explainmyxray.plugins.score_metrics",
 }
 
 LIFECYCLE_HOOKS = frozenset({"before_stage_run", "after_stage_run", "on_stage_error"})

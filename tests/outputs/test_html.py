@@ -208,3 +208,14 @@ def test_a_case_whose_overlay_cannot_be_drawn_keeps_the_index(cxr: Path, tmp_pat
     assert "The overlay could not be drawn: TypeError" in bad
     assert "The image cannot be shown: expected an H x W pixel array, got shape (7,)" in bad
     assert len(page.attrs("img")) == 1  # the first case's original is still there
+
+
+def test_cases_without_pixels_are_shown_from_their_files(cxr: Path, tmp_path: Path) -> None:
+    from explainmyxray.outputs import write_case_outputs, write_index
+
+    case = full_case(cxr / "nih_00000001_000.png")
+    write_case_outputs(case, tmp_path / "cases" / case.id)
+    light = case.model_copy(update={"image": case.image.model_copy(update={"pixels": None})})
+    html = write_index(tmp_path, [light], title="t", pipeline_name="p").read_text()
+    assert html.count('src="data:image/jpeg;base64,') == 2
+    assert "not in memory" not in html

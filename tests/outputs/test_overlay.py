@@ -154,14 +154,19 @@ def test_no_image_means_no_overlay(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_case_outputs_writes_a_png_atomically(cxr: Path, tmp_path: Path) -> None:
+def test_write_case_outputs_writes_overlay_and_thumbnail_atomically(
+    cxr: Path, tmp_path: Path
+) -> None:
     case = full_case(cxr / "nih_00000001_000.png")
     written = write_case_outputs(case, tmp_path / "cases" / case.id)
-    assert written == [tmp_path / "cases" / case.id / "overlay.png"]
+    folder = tmp_path / "cases" / case.id
+    assert written == [folder / "overlay.png", folder / "image.jpg"]
     with Image.open(written[0]) as image:
         assert image.format == "PNG"
         assert image.size == render_overlay(case).size
-    assert [p.name for p in written[0].parent.iterdir()] == ["overlay.png"]
+    with Image.open(written[1]) as image:
+        assert image.format == "JPEG" and image.size == (512, 512)
+    assert sorted(p.name for p in folder.iterdir()) == ["image.jpg", "overlay.png"]
 
 
 def test_a_failed_render_keeps_the_previous_overlay(cxr: Path, tmp_path: Path) -> None:
