@@ -18,7 +18,7 @@ from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import InputError
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
+from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, estimate_workspace, medgemma_4b_spec
 
 SOURCE = "medgemma"
 EMPTY_ANSWER = "the model returned an empty answer"
@@ -51,6 +51,10 @@ class MedGemmaOptions(BaseModel):
     max_context_tokens: int = Field(
         default=512, ge=0, description="token budget for the retrieved reports"
     )
+    instruction: str | None = Field(
+        default=None,
+        description="replaces the built-in instruction (e.g. the prompt an adapter was trained on)",
+    )
 
     def generation(self):
         from explainmyxray.models.medgemma.generation import GenerationSettings
@@ -67,14 +71,28 @@ class MedGemmaOptions(BaseModel):
 
 
 def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
-    """The one model the step needs. Relative paths are taken from the working directory."""
+    """The one model the step needs, with the memory a batch needs to generate.
+
+    Relative paths are taken from the working directory.
+    """
+    from explainmyxray.models.medgemma.prompt import instruction
+
     adapter = str(options.adapter.expanduser().resolve()) if options.adapter else None
+    prompt = options.instruction if options.instruction is not None else instruction()
+    workspace = estimate_workspace(
+        batch_size=options.batch_size,
+        prompt_chars=len(prompt),
+        max_context_tokens=options.max_context_tokens if options.use_retrieved else 0,
+        max_new_tokens=options.max_new_tokens,
+        adapter=adapter is not None,
+    )
     return [
         ModelRequest(
             options.model,
             precision=options.precision,
             weights=options.weights.expanduser().resolve() if options.weights else None,
             settings={"adapter": adapter},
+            workspace_bytes=workspace,
         )
     ]
 
@@ -116,6 +134,7 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
                 cases[i].retrieved if options.use_retrieved else (),
                 max_context_tokens=options.max_context_tokens,
                 count_tokens=runner.count_tokens,
+                instruction_text=options.instruction,
             )
             for i in chunk
         ]

@@ -17,7 +17,7 @@ from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, InputError, WeightsNotFoundError
 from explainmyxray.core.memory import MemoryBudget
 from explainmyxray.core.model_manager import ModelManager
-from explainmyxray.core.plugin_api import LoadRequest, ModelRequest
+from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.models.medgemma import prompt as prompt_mod
 from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
 from explainmyxray.plugins import generate_medgemma
@@ -116,13 +116,23 @@ def test_plugin_registers_stage_and_pinned_model(host):
 def test_options_map_to_one_model_request(tmp_path):
     options = MedGemmaOptions(weights=tmp_path / "w", adapter=tmp_path / "a", precision="bf16")
     (request,) = generate_medgemma.model_requests(options)
-    assert request == ModelRequest(
-        MEDGEMMA_4B,
-        precision="bf16",
-        weights=(tmp_path / "w").resolve(),
-        settings={"adapter": str((tmp_path / "a").resolve())},
-    )
-    assert generate_medgemma.model_requests(MedGemmaOptions())[0].settings == {"adapter": None}
+    assert request.name == MEDGEMMA_4B and request.precision == "bf16"
+    assert request.weights == (tmp_path / "w").resolve()
+    assert request.settings == {"adapter": str((tmp_path / "a").resolve())}
+    (plain,) = generate_medgemma.model_requests(MedGemmaOptions())
+    assert plain.settings == {"adapter": None} and plain.weights is None
+
+
+def test_workspace_grows_with_batch_tokens_and_adapter(tmp_path):
+    def workspace(**kw) -> int:
+        return generate_medgemma.model_requests(MedGemmaOptions(**kw))[0].workspace_bytes
+
+    one = workspace(batch_size=1)
+    assert 100 * 10**6 < one < 2 * 10**9
+    assert workspace(batch_size=8) == 8 * one
+    assert workspace(batch_size=1, max_new_tokens=1000) > one
+    assert workspace(batch_size=1, use_retrieved=False) < one
+    assert workspace(batch_size=1, adapter=tmp_path) > one
 
 
 @pytest.mark.parametrize(
@@ -272,6 +282,38 @@ def test_retrieved_reports_reach_the_prompt_only_when_asked(host, fp32, xray_cas
     run_generate(host, [case], options.model_copy(update={"use_retrieved": False}), runners)
     assert "cardiomegaly with effusion" in seen[0]
     assert "cardiomegaly with effusion" not in seen[1]
+
+
+def test_instruction_option_replaces_the_built_in_prompt(host, fp32, xray_cases, monkeypatch):
+    from explainmyxray.models.medgemma import generation
+
+    options, runners = fp32
+    seen: list[str] = []
+    monkeypatch.setattr(
+        generation, "generate_batch", lambda r, i, prompts, s: seen.extend(prompts) or [""] * len(i)
+    )
+    custom = options.model_copy(update={"instruction": "Describe the findings."})
+    run_generate(host, fresh(xray_cases[:1]), custom, runners)
+    assert seen == ["Describe the findings."]
+
+
+def test_an_answer_in_the_asked_layout_parses_whole():
+    pytest.importorskip("explainmyxray.report.parse")
+    answer = (
+        "FINDINGS:\n- cardiomegaly\n- pleural effusion\n- no pneumothorax\n- possible pneumonia\n"
+        "LOCATIONS:\n- pleural effusion: left, costophrenic angle\n- possible pneumonia: "
+        "right lower lobe\nIMPRESSION:\nCardiomegaly with a small left pleural effusion."
+    )
+    report = generate_medgemma.report_from_text(answer)
+    assert report.text == answer and report.source == "medgemma"
+    found = {f.label: (f.status, f.locations) for f in report.findings}
+    assert found == {
+        "cardiomegaly": ("present", []),
+        "pleural effusion": ("present", ["loc left", "loc costophrenic angle"]),
+        "pneumothorax": ("absent", []),
+        "pneumonia": ("uncertain", ["loc right lower lobe"]),
+    }
+    assert report.impression.startswith("Cardiomegaly") and report.warnings == []
 
 
 def test_empty_answer_is_a_report_with_a_warning():

@@ -1,7 +1,8 @@
 """The instruction MedGemma gets: a structured report in the PadChest vocabulary.
 
-The model is asked for three lines, ``FINDINGS:``, ``LOCATIONS:`` and ``IMPRESSION:``, using
-PadChest's finding and location terms. The term lists below are the most frequent labels of the
+The model is asked for the three sections ``FINDINGS:``, ``LOCATIONS:`` and ``IMPRESSION:`` in
+the layout the report renderer writes (one bulleted finding per line), using PadChest's finding
+and location terms. The term lists below are the most frequent labels of the
 PadChest label file (160,861 images, ``PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv``,
 counted per image for findings and per sentence for locations), most frequent first; the
 administrative labels ``unchanged``, ``exclude`` and ``suboptimal study`` are left out.
@@ -156,14 +157,20 @@ CHAT_TEMPLATE = (
 """Gemma's turn format; used when a processor ships without a chat template of its own."""
 
 INSTRUCTION = """You are an expert radiologist. Read this chest X-ray and write a structured \
-report with exactly three lines:
-FINDINGS: the findings, separated by semicolons; write "no <finding>" for an important negative \
-and "possible <finding>" when uncertain; write "normal" if there is no finding.
-LOCATIONS: for each finding that has a place, "<finding>: <location>, <location>", separated by \
-semicolons.
-IMPRESSION: one or two sentences.
+report in exactly this layout:
+FINDINGS:
+- <finding>
+LOCATIONS:
+- <finding>: <location>, <location>
+IMPRESSION:
+<one or two sentences>
+Write one finding per line: "no <finding>" for an important negative, "possible <finding>" when \
+uncertain, "normal" when there is no finding. List locations only for findings that have a \
+place; write "- none" for an empty section.
 Use PadChest terms. Findings: {findings}.
 Locations: {locations}."""
+"""The layout that :func:`explainmyxray.report.render.render_report` writes and
+:func:`explainmyxray.report.parse.parse_report` reads."""
 
 CONTEXT_HEADER = (
     "Reports of similar chest X-rays, for reference only; describe what this image shows:"
@@ -231,10 +238,16 @@ def build_prompt(
     *,
     max_context_tokens: int = 0,
     count_tokens: TokenCounter = word_count,
+    instruction_text: str | None = None,
 ) -> str:
-    """The user turn's text (the image goes before it): the instruction, then any context."""
+    """The user turn's text (the image goes before it): the instruction, then any context.
+
+    ``instruction_text`` replaces the built-in instruction (say, with the prompt an adapter was
+    trained with).
+    """
     context = retrieved_context(retrieved, max_context_tokens, count_tokens) if retrieved else ""
-    return instruction() + ("\n\n" + context if context else "")
+    head = instruction_text if instruction_text is not None else instruction()
+    return head + ("\n\n" + context if context else "")
 
 
 def chat_messages(prompt: str) -> list[dict]:

@@ -23,6 +23,15 @@ MEDGEMMA_4B_MEMORY = {
 """Resident bytes once loaded, best precision first (the planner's ``auto`` takes the first that
 fits). Activations and the KV cache are not included; the step reserves them as workspace."""
 
+WORKSPACE_BYTES_PER_TOKEN = 240_000
+WORKSPACE_BYTES_PER_TOKEN_WITH_ADAPTER = 290_000
+"""GPU memory one token of a sequence takes while generating (KV cache and activations), a little
+above what ``benchmarks/medgemma_memory.py`` measured on the 4B shapes: 206-229 kB per token at
+bf16 and nf4, 272 kB with an r=32 all-linear LoRA adapter (batches of 1 to 8, 1,405 tokens)."""
+IMAGE_TOKENS = 256
+CHARS_PER_TOKEN = 3
+"""A cautious guess of the Gemma tokenizer's characters per token for the instruction text."""
+
 MEDGEMMA_4B_FILES = (
     "config.json",
     "*.safetensors",
@@ -32,6 +41,20 @@ MEDGEMMA_4B_FILES = (
 )
 """What ``pull`` downloads (and ``locate`` expects): the safetensors shards and their index, the
 tokenizer, the processor and chat-template JSON files. No pickled ``.bin`` weights."""
+
+
+def estimate_workspace(
+    *,
+    batch_size: int,
+    prompt_chars: int,
+    max_context_tokens: int,
+    max_new_tokens: int,
+    adapter: bool,
+) -> int:
+    """The GPU memory a batch needs beside the weights: tokens per case times bytes per token."""
+    tokens = IMAGE_TOKENS + prompt_chars // CHARS_PER_TOKEN + max_context_tokens + max_new_tokens
+    per_token = WORKSPACE_BYTES_PER_TOKEN_WITH_ADAPTER if adapter else WORKSPACE_BYTES_PER_TOKEN
+    return batch_size * tokens * per_token
 
 
 def medgemma_4b_spec() -> ModelSpec:
