@@ -32,7 +32,7 @@ says anything the labeler reads, otherwise not reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -137,9 +137,20 @@ def _inside(inner: _Span, outer: _Span) -> bool:
     return outer.start <= inner.start and inner.end <= outer.end and inner != outer
 
 
-def _drop_contained(items: list[_Local]) -> list[_Local]:
-    # Equal spans with different labels are all kept ("cabg": sternotomy and heart surgery).
-    return [m for m in items if not any(_inside(m.span, o.span) for o in items if o is not m)]
+def _drop_contained(
+    items: list[_Local], survives: Mapping[str, frozenset[str]] | None = None
+) -> list[_Local]:
+    """Drop mentions strictly inside another, unless ``survives[label]`` names the container.
+
+    Equal spans with different labels are all kept ("cabg": sternotomy and heart surgery).
+    """
+    survives = survives or {}
+
+    def hidden(m: _Local) -> bool:
+        keep_in = survives.get(m.label, frozenset())
+        return any(_inside(m.span, o.span) and o.label not in keep_in for o in items if o is not m)
+
+    return [m for m in items if not hidden(m)]
 
 
 class Labeler:
@@ -213,19 +224,22 @@ class Labeler:
                 seen.add(key)
                 local = _Local(entry.label, entry.kind, span)
                 (locations if entry.kind == "location" else findings).append(local)
-        findings = _drop_contained(findings)
+        findings = _drop_contained(findings, vocab.survives_inside)
         locations = _drop_contained(locations)
         triggers = self._triggers(sentence)
-        terminators = [t for t in triggers if t.kind == "terminators"]
-        scoped = [t for t in triggers if t.kind != "terminators"]
-
+        scope = _Scope(
+            triggers=[t for t in triggers if t.kind != "terminators"],
+            terminators=[t for t in triggers if t.kind == "terminators"],
+            commas=[i for i, t in enumerate(sentence.tokens) if t.text == ","],
+            post_window=vocab.post_window,
+        )
         for mention in findings:
-            status, trigger = _status(mention.span, scoped, terminators, vocab.post_window)
+            status, trigger = _status(mention.span, scope)
             mention.status = status
             mention.trigger = trigger.text if trigger else None
 
-        implied = self._implied(sentence, scoped, terminators)
-        _attach_locations(findings, locations, terminators)
+        implied = self._implied(sentence, scope)
+        _attach_locations(findings, locations, scope.terminators)
         for location in locations:
             location.status = "present"
         ordered = sorted(findings + implied + locations, key=lambda m: (m.span.start, m.span.end))
@@ -252,9 +266,7 @@ class Labeler:
             and not (t.kind == "terminators" and any(_overlaps(t.span, o.span) for o in scoped))
         ]
 
-    def _implied(
-        self, sentence: _Sentence, scoped: list[_Trigger], terminators: list[_Trigger]
-    ) -> list[_Local]:
+    def _implied(self, sentence: _Sentence, scope: _Scope) -> list[_Local]:
         """Absences that statements imply; each rule counts once per sentence (longest match)."""
         out: list[_Local] = []
         for rule in self.vocabulary.implied:
@@ -264,13 +276,9 @@ class Labeler:
                     continue
                 for span in sentence.find(phrase):
                     if rule.when_negated:
-                        status, _ = _status(span, scoped, terminators, self.vocabulary.post_window)
-                        applies = status == "absent"
+                        applies = _status(span, scope)[0] == "absent"
                     else:
-                        status, _ = _status(
-                            span, scoped, terminators, self.vocabulary.post_window, pre_window=2
-                        )
-                        applies = status == "present"
+                        applies = _status(span, scope, pre_window=2)[0] == "present"
                     if applies and (best is None or span.end - span.start > best.end - best.start):
                         best = span
             if best is None:
@@ -293,8 +301,19 @@ def _overlaps(a: _Span, b: _Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _blocked(start: int, end: int, terminators: Iterable[_Trigger], post: bool = False) -> bool:
-    """Whether a terminator lies between token ``start`` (inclusive) and ``end`` (exclusive)."""
+def _blocked(
+    start: int,
+    end: int,
+    terminators: Iterable[_Trigger],
+    post: bool = False,
+    commas: Sequence[int] = (),
+) -> bool:
+    """Whether a terminator lies between token ``start`` (inclusive) and ``end`` (exclusive).
+
+    After a mention (``post``) a comma ends the scope too: "cardiomegaly, lungs are normal".
+    """
+    if post and any(start <= c < end for c in commas):
+        return True
     for t in terminators:
         if post and t.text in POST_TERMINATOR_EXCEPTIONS:
             continue
@@ -312,14 +331,21 @@ _STATUS_OF = {
 }
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The scope material of one sentence."""
+
+    triggers: list[_Trigger]
+    terminators: list[_Trigger]
+    commas: list[int]
+    post_window: int
+
+
 def _status(
-    span: _Span,
-    triggers: list[_Trigger],
-    terminators: list[_Trigger],
-    post_window: int,
-    pre_window: int = PRE_WINDOW,
+    span: _Span, scope: _Scope, pre_window: int = PRE_WINDOW
 ) -> tuple[FindingStatus, _Trigger | None]:
     """The status of the span under the scope rules (see the module docstring)."""
+    triggers, terminators = scope.triggers, scope.terminators
     for trigger in triggers:
         if any(g0 <= trigger.span.start and trigger.span.end <= g1 for g0, g1 in span.gaps):
             if trigger.kind in ("negation_pre", "negation_post"):
@@ -345,8 +371,8 @@ def _status(
         for t in triggers
         if t.kind.endswith("_post")
         and t.span.start >= span.end
-        and t.span.start - span.end <= post_window
-        and not _blocked(span.end, t.span.start, terminators, post=True)
+        and t.span.start - span.end <= scope.post_window
+        and not _blocked(span.end, t.span.start, terminators, post=True, commas=scope.commas)
     ]
     post = min(post_candidates, key=lambda t: t.span.start) if post_candidates else None
     for candidate in (post, pre):
@@ -408,7 +434,8 @@ def fold_mentions(mentions: Iterable[Mention], *, rollup: bool = False) -> dict[
     if rollup:
         labels = _rollup(labels)
     abnormal = any(
-        status == "present" and label not in NOT_ABNORMAL for label, status in labels.items()
+        status in ("present", "uncertain") and label not in NOT_ABNORMAL
+        for label, status in labels.items()
     )
     if abnormal:
         labels["normal"] = "absent"

@@ -83,6 +83,7 @@ class Vocabulary:
     implied: list[ImpliedRule]
     post_window: int
     kinds: dict[str, MentionKind]
+    survives_inside: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -201,12 +202,21 @@ def build_vocabulary(
                 when_negated=rule.get("when") == "negated",
             )
         )
+    survives = {
+        str(label): frozenset(containers or [])
+        for label, containers in (rules.get("survives_inside") or {}).items()
+    }
+    for label, containers in survives.items():
+        unknown = sorted({label, *containers} - set(kinds))
+        if unknown:
+            raise ConfigError(f"rules.yaml survives_inside/{label}: unknown labels {unknown}")
     return Vocabulary(
         mentions=mentions,
         triggers=triggers,
         implied=implied,
         post_window=int(rules.get("post_window", 7)),
         kinds=kinds,
+        survives_inside=survives,
     )
 
 
