@@ -398,3 +398,35 @@ def test_nf4_on_cpu_quantizes_and_generates(host, tiny_dir, xray_cases):
         assert [r.source for r in reports] == ["medgemma", "medgemma"]
     finally:
         manager.close()
+
+
+# --- a whole run ---------------------------------------------------------------------------------
+
+
+def test_a_pipeline_run_writes_medgemma_reports(tiny_dir, xray_cases, tmp_path):
+    import json
+
+    from explainmyxray.core.orchestrator import Orchestrator
+    from explainmyxray.pipelines.loader import parse_pipeline
+    from explainmyxray.registry.plugins import DEFAULT_PLUGINS
+
+    pytest.importorskip("explainmyxray.report.parse")
+    host = PluginHost(builtins={**DEFAULT_PLUGINS, **PLUGIN}, discover=False)
+    # The planner budgets with the registry's 4B estimate (fp32: 16 GiB), whatever folder is given.
+    pipeline = parse_pipeline(
+        "name: t\ndevice: cpu\nbatch_size: 2\nbudget: {cpu: 32GiB}\nstages:\n"
+        "  - stage: preprocess\n    plugin: image\n"
+        "  - stage: generate\n    plugin: medgemma\n"
+        f"    options: {{weights: '{tiny_dir}', precision: fp32, max_new_tokens: 6}}\n",
+        host,
+        source="t.yaml",
+    )
+    sources = [Path(c.source) for c in xray_cases[:2]]
+    summary = Orchestrator(host, pipeline).run(sources, tmp_path / "out")
+    assert summary.ok and summary.finished == 2 and summary.model_loads == {MEDGEMMA_4B: 1}
+    docs = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cases/*/report.json")]
+    assert len(docs) == 2
+    for doc in docs:
+        assert doc["report"]["source"] == "medgemma" and doc["report"]["text"]
+        generate = next(p for p in doc["provenance"] if p["stage"] == "generate")
+        assert generate["models"][0]["precision"] == "fp32"
