@@ -76,8 +76,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         # "limits.The lungs": a period glued to the next word ends the sentence only before a
         # capital letter (not "x-ray.jpg" or "e.g.").
         return after.isupper() and len(word) > 1
-    # A lower-case continuation after a period is a truncated word ("approx. 2 cm", "sm. eff.").
-    return not following[0].islower()
+    return True
 
 
 def split_sentences(text: str) -> list[Sentence]:
