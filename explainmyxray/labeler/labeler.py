@@ -26,8 +26,9 @@ by precedence ``present > uncertain > absent``: one affirmed mention makes a fin
 ("no effusion on the left; small right effusion" has an effusion), otherwise one hedged mention
 makes it uncertain; implied absences (rule 4) never override an explicit mention. The label
 ``normal`` is derived: absent when any other finding (devices included; ``unchanged``,
-``exclude`` and ``suboptimal study`` excepted) is present, otherwise present when the report
-says anything the labeler reads, otherwise not reported.
+``exclude`` and ``suboptimal study`` excepted) is present or uncertain, otherwise present when
+the report says anything the labeler reads (a negated finding, "lungs are clear", ...),
+otherwise not reported.
 """
 
 from __future__ import annotations
@@ -225,6 +226,11 @@ class Labeler:
                 local = _Local(entry.label, entry.kind, span)
                 (locations if entry.kind == "location" else findings).append(local)
         findings = _drop_contained(findings, vocab.survives_inside)
+        whole = vocab.whole_sentence.get(sentence.joined.strip())
+        if whole is not None and not any(f.label == whole for f in findings):
+            findings.append(
+                _Local(whole, vocab.kinds.get(whole, "finding"), _Span(0, len(sentence.tokens)))
+            )
         locations = _drop_contained(locations)
         triggers = self._triggers(sentence)
         scope = _Scope(
@@ -275,6 +281,9 @@ class Labeler:
                 if not phrase.anchors & sentence.words:
                     continue
                 for span in sentence.find(phrase):
+                    nearby = sentence.tokens[max(span.start - 1, 0) : span.end]
+                    if rule.unless and any(t.text in rule.unless for t in nearby):
+                        continue
                     if rule.when_negated:
                         applies = _status(span, scope)[0] == "absent"
                     else:

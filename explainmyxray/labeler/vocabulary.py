@@ -52,6 +52,7 @@ class ImpliedRule:
     phrases: tuple[Phrase, ...]
     absent: tuple[str, ...]
     when_negated: bool
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Vocabulary:
     post_window: int
     kinds: dict[str, MentionKind]
     survives_inside: dict[str, frozenset[str]] = field(default_factory=dict)
+    whole_sentence: dict[str, str] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -200,6 +202,7 @@ def build_vocabulary(
                 phrases=tuple(_compile_all(rule.get("patterns") or [], f"implied/{name}")),
                 absent=absent,
                 when_negated=rule.get("when") == "negated",
+                unless=frozenset(str(w).lower() for w in rule.get("unless") or ()),
             )
         )
     survives = {
@@ -210,6 +213,12 @@ def build_vocabulary(
         unknown = sorted({label, *containers} - set(kinds))
         if unknown:
             raise ConfigError(f"rules.yaml survives_inside/{label}: unknown labels {unknown}")
+    whole_sentence: dict[str, str] = {}
+    for label, sentences in (rules.get("whole_sentence") or {}).items():
+        if label not in kinds:
+            raise ConfigError(f"rules.yaml whole_sentence: unknown label {label!r}")
+        for sentence in sentences or []:
+            whole_sentence[" ".join(t.text for t in tokenize(str(sentence)))] = str(label)
     return Vocabulary(
         mentions=mentions,
         triggers=triggers,
@@ -217,6 +226,7 @@ def build_vocabulary(
         post_window=int(rules.get("post_window", 7)),
         kinds=kinds,
         survives_inside=survives,
+        whole_sentence=whole_sentence,
     )
 
 
