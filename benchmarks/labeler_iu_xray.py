@@ -49,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     result = evaluate(chosen, load_mapping(), uncertain_as_present=args.uncertain_as_present)
     seconds = time.perf_counter() - start
+    without_normal = evaluate(
+        chosen,
+        load_mapping(),
+        uncertain_as_present=args.uncertain_as_present,
+        exclude=("normal",),
+    )
 
     _print_table(result, args.split)
+    print(f"micro F1 without the derived 'normal' label: {_fmt(without_normal.micro.f1)}")
     entry = {
         "split": args.split,
         "split_rule": SPLITS[args.split],
@@ -62,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(seconds, 2),
         "python": platform.python_version(),
         **result.to_dict(),
+        "micro_without_normal": without_normal.to_dict()["micro"],
+        "macro_f1_without_normal": without_normal.to_dict()["macro_f1"],
     }
     key = args.split + ("+uncertain" if args.uncertain_as_present else "")
     existing = json.loads(args.out.read_text()) if args.out.is_file() else {}

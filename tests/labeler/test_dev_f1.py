@@ -1,6 +1,7 @@
 """Regression guard: the labeler's micro-F1 on the IU X-ray development split (ids < 2000).
 
-Measured 0.913 (see benchmarks/results/labeler_iu_xray.json); the floor sits just under it.
+Measured micro 0.922, macro 0.890 (benchmarks/results/labeler_iu_xray.json); the floors sit
+just under them.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 from explainmyxray.labeler.evaluation import evaluate
 from explainmyxray.labeler.iu_xray import load_mapping
 
-DEV_MICRO_F1_FLOOR = 0.905
-DEV_MACRO_F1_FLOOR = 0.86
+DEV_MICRO_F1_FLOOR = 0.915
+DEV_MACRO_F1_FLOOR = 0.88
 
 
 def test_dev_micro_f1_stays_above_the_floor(iu_dev):
