@@ -37,7 +37,10 @@ BLOCK_ENV = "EXPLAINMYXRAY_DISABLE_PLUGINS"
 DEFAULT_PLUGINS: dict[str, str] = {
     "image": "explainmyxray.plugins.preprocess_image",
     "supplied-report": "explainmyxray.plugins.generate_supplied",
+    "labeler": "explainmyxray.plugins.verify_labeler",
     "metrics": "explainmyxray.plugins.score_metrics",
+    "medgemma": "explainmyxray.plugins.generate_medgemma",
+    "chexbert": "explainmyxray.plugins.verify_chexbert",
 }
 
 LIFECYCLE_HOOKS = frozenset({"before_stage_run", "after_stage_run", "on_stage_error"})
