@@ -531,3 +531,47 @@ def test_a_finding_in_several_chexpert_groups_maps_to_the_most_specific():
     assert most_specific(["Lung Opacity"]) == "Lung Opacity"
     assert most_specific(["Edema", "Pleural Effusion"]) == "Edema"
     assert most_specific(["scoliosis"]) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_labels_match_cpu_park_restore_and_memory_is_freed(tiny, runner):
+    checkpoint, tokenizer = tiny
+    expected = runner.label(TEXTS)
+    warm_up_cuda()
+    baseline = torch.cuda.memory_allocated()
+    settings = {"tokenizer": str(tokenizer)}
+    gpu = CheXbertRunner()
+    gpu.load(LoadRequest(device="cuda", precision="fp32", weights=checkpoint, settings=settings))
+    weights = sum(t.numel() * t.element_size() for t in gpu.network.state_dict().values())
+    assert next(gpu.network.parameters()).is_cuda
+    assert torch.cuda.memory_allocated() - baseline >= weights
+    assert gpu.label(TEXTS, batch_size=4) == expected
+    used = torch.cuda.memory_allocated()
+    assert gpu.park() >= weights
+    parked = torch.cuda.memory_allocated()
+    assert used - parked >= weights and next(gpu.network.parameters()).is_pinned()
+    gpu.restore("cuda:0")
+    assert gpu.label(TEXTS) == expected
+    gpu.unload()
+    # what stays is the libraries' own (cuBLAS/cuBLASLt workspaces), none of the model's
+    assert torch.cuda.memory_allocated() == parked
+    assert parked - baseline <= 4 * 1024**2
+
+    half = CheXbertRunner()
+    forced_checkpoint = save_checkpoint(
+        force_heads(network(), FORCED), checkpoint.parent / "forced_gpu.pth"
+    )
+    half.load(
+        LoadRequest(device="cuda", precision="fp16", weights=forced_checkpoint, settings=settings)
+    )
+    assert half.label(TEXTS) == [FORCED_READING] * len(TEXTS)
+    half.unload()
+    assert torch.cuda.memory_allocated() == parked
+
+
+def warm_up_cuda() -> None:
+    """Run a product with and without bias, so that the cuBLAS and cuBLASLt workspaces (kept for
+    the process) are allocated before the baseline is read, then wait for the GPU."""
+    ones = torch.ones(64, 64, device="cuda")
+    (ones @ ones + torch.nn.functional.linear(ones, ones, ones[0])).sum().item()
+    torch.cuda.synchronize()
