@@ -1,0 +1,1 @@
+"""BiomedCLIP: image and report embeddings for retrieval, and zero-shot finding scores."""

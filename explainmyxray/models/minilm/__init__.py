@@ -1,0 +1,1 @@
+"""all-MiniLM-L6-v2: sentence embeddings of report texts (the text-only retrieval backend)."""

@@ -1,0 +1,1 @@
+"""Reference indexes of radiographs and reports, and nearest-neighbour search over them."""

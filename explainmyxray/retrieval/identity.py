@@ -1,0 +1,61 @@
+"""What makes two embeddings comparable: the same model, the same weights, the same width."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SAMPLE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """The embedding model an index was built with, or that queries it.
+
+    ``fingerprint`` identifies the weights file (its size and its first and last MiB), so two
+    folders holding the same weights agree, whatever the precision the model runs at.
+    """
+
+    name: str
+    dim: int
+    fingerprint: str
+    source: str = ""
+    revision: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelIdentity:
+        return cls(
+            name=str(data["name"]),
+            dim=int(data["dim"]),
+            fingerprint=str(data.get("fingerprint", "")),
+            source=str(data.get("source", "")),
+            revision=data.get("revision"),
+        )
+
+    def mismatch(self, other: ModelIdentity) -> str | None:
+        """Why embeddings of ``other`` cannot be compared with these, or None."""
+        if self.name != other.name:
+            return f"model {self.name!r} vs {other.name!r}"
+        if self.dim != other.dim:
+            return f"embedding width {self.dim} vs {other.dim}"
+        if self.fingerprint and other.fingerprint and self.fingerprint != other.fingerprint:
+            return f"weights {self.fingerprint[:12]} vs {other.fingerprint[:12]}"
+        return None
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file's size and its first and last MiB: cheap on 1 GB checkpoints."""
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as fh:
+        digest.update(fh.read(SAMPLE_BYTES))
+        if size > 2 * SAMPLE_BYTES:
+            fh.seek(size - SAMPLE_BYTES)
+        digest.update(fh.read(SAMPLE_BYTES))
+    return digest.hexdigest()
