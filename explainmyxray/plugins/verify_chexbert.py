@@ -19,7 +19,6 @@ from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, StageError
 from explainmyxray.core.plugin_api import ModelRequest
 from explainmyxray.models.chexbert import (
-    CHEXPERT_LABELS,
     canonical_label,
     chexbert_spec,
     compare,
@@ -27,6 +26,7 @@ from explainmyxray.models.chexbert import (
     normalize_reading,
     workspace_bytes,
 )
+from explainmyxray.models.chexbert.compare import ToCheXpert
 from explainmyxray.models.report_text import report_text
 
 PLUGIN = "chexbert"
@@ -108,36 +108,19 @@ def _why_no_text(report: StructuredReport | None) -> str:
     return "the report has no text and could not be rendered from its findings"
 
 
-def chexpert_mapper() -> Callable[[str], str | None]:
-    """Finding label -> CheXpert observation: the report ontology's mapping, else the name."""
+def chexpert_mapper() -> ToCheXpert:
+    """Finding label -> CheXpert observation(s): the report ontology's map, else the name."""
     try:
         from explainmyxray.report.ontology import load_ontology
     except ImportError:
         return canonical_label
     ontology = load_ontology()
 
-    def to_chexpert(label: str) -> str | None:
+    def to_chexpert(label: str) -> str | Sequence[str] | None:
         mapped: Any = ontology.to_chexpert(label)
-        if isinstance(mapped, (list, tuple, set, frozenset)):
-            mapped = most_specific(mapped)
-        return canonical_label(mapped) or canonical_label(label)
+        return mapped or canonical_label(label)
 
     return to_chexpert
-
-
-_PARENTS = {
-    "Lung Opacity": {"Edema", "Consolidation", "Pneumonia", "Lung Lesion", "Atelectasis"},
-    "Enlarged Cardiomediastinum": {"Cardiomegaly"},
-}
-
-
-def most_specific(labels: Any) -> str | None:
-    """Of several CheXpert labels, the first (in CheXpert order) that no other one refines."""
-    names = {n for n in (canonical_label(str(x)) for x in labels) if n is not None}
-    for name in CHEXPERT_LABELS:
-        if name in names and not (_PARENTS.get(name, set()) & names):
-            return name
-    return None
 
 
 def rule_labeler() -> Callable[[str], Any]:

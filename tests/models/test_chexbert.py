@@ -37,6 +37,7 @@ from explainmyxray.models.chexbert import (  # noqa: E402
     chexbert_spec,
     compare,
     merge_readings,
+    most_specific,
     normalize_reading,
 )
 from explainmyxray.models.chexbert import runner as runner_module  # noqa: E402
@@ -145,10 +146,15 @@ def runner(tiny):
 
 
 @pytest.fixture(scope="module")
-def forced(tmp_path_factory) -> CheXbertRunner:
+def forced_files(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("forced")
     checkpoint = save_checkpoint(force_heads(network(), FORCED), root / "chexbert.pth")
-    loaded = load(checkpoint, tokenizer_dir(root))
+    return checkpoint, tokenizer_dir(root)
+
+
+@pytest.fixture(scope="module")
+def forced(forced_files) -> CheXbertRunner:
+    loaded = load(*forced_files)
     yield loaded
     loaded.unload()
 
@@ -525,7 +531,6 @@ def test_real_size_bert_base_builds_loads_and_labels(tmp_path):
 
 
 def test_a_finding_in_several_chexpert_groups_maps_to_the_most_specific():
-    most_specific = verify_chexbert.most_specific
     assert most_specific(["Lung Opacity", "pneumonia"]) == "Pneumonia"
     assert most_specific({"Enlarged Cardiomediastinum", "Cardiomegaly"}) == "Cardiomegaly"
     assert most_specific(["Lung Opacity"]) == "Lung Opacity"
@@ -575,3 +580,70 @@ def warm_up_cuda() -> None:
     ones = torch.ones(64, 64, device="cuda")
     (ones @ ones + torch.nn.functional.linear(ones, ones, ones[0])).sum().item()
     torch.cuda.synchronize()
+
+
+def test_the_chexpert_hierarchy_keeps_parents_out_of_dropped():
+    groups = {"pneumonia": ["Lung Opacity", "Pneumonia"], "cardiomegaly": "Cardiomegaly"}
+    reading = normalize_reading(
+        {
+            "Lung Opacity": "present",
+            "Pneumonia": "uncertain",
+            "Enlarged Cardiomediastinum": "present",
+            "Cardiomegaly": "present",
+            "Edema": "present",
+        }
+    )
+    findings = [Finding(label="pneumonia"), Finding(label="cardiomegaly")]
+    result = compare(findings, reading, groups.get)
+    assert [(v.label, v.verdict, v.detail) for v in result.verdicts] == [
+        ("pneumonia", "unsupported", "CheXpert Pneumonia"),
+        ("cardiomegaly", "agree", "CheXpert Cardiomegaly"),
+    ]
+    assert result.dropped == ["Edema"]  # Lung Opacity and Enlarged Cardiomediastinum implied
+    assert result.hallucinated == []
+
+
+def test_a_pipeline_verifies_a_supplied_report_with_chexbert(forced_files, shared_data, tmp_path):
+    from explainmyxray.core.inputs import case_id
+    from explainmyxray.core.orchestrator import Orchestrator
+    from explainmyxray.core.results import load_case
+    from explainmyxray.pipelines.loader import parse_pipeline
+
+    checkpoint, tokenizer = forced_files
+    builtins = {
+        "image": "explainmyxray.plugins.preprocess_image",
+        "supplied-report": "explainmyxray.plugins.generate_supplied",
+        "chexbert": "explainmyxray.plugins.verify_chexbert",
+    }
+    host = PluginHost(builtins=builtins, discover=False)
+    pipeline = parse_pipeline(
+        f"""\
+name: verify
+device: cpu
+budget: {{cpu: 4GiB}}
+stages:
+  - {{stage: preprocess, plugin: image}}
+  - {{stage: generate, plugin: supplied-report}}
+  - stage: verify
+    plugin: chexbert
+    options: {{weights: "{checkpoint}", tokenizer: "{tokenizer}", batch_size: 2}}
+""",
+        host,
+        source=tmp_path / "verify.yaml",
+    )
+    image = shared_data / "cxr" / "nih_00000001_000.png"
+    out = tmp_path / "out"
+    summary = Orchestrator(host, pipeline).run(
+        [image], out, report_text="Mild cardiomegaly. No pleural effusion."
+    )
+    assert summary.ok and summary.model_loads == {"chexbert": 1}
+
+    case = load_case(out, case_id(image))
+    (verification,) = case.verification
+    assert [(v.label, v.verdict) for v in verification.verdicts] == [
+        ("cardiomegaly", "agree"),  # the forced reading: Cardiomegaly present
+        ("pleural effusion", "contradicted"),  # the forced reading: Pleural Effusion present
+    ]
+    # read present, not reported present; Enlarged Cardiomediastinum is implied by cardiomegaly
+    assert verification.dropped == ["Pneumonia", "Pleural Effusion", "Support Devices"]
+    assert verification.hallucinated == []

@@ -434,3 +434,45 @@ def warm_up_cuda() -> None:
     ones = torch.ones(64, 64, device="cuda")
     (ones @ ones + torch.nn.functional.linear(ones, ones, ones[0])).sum().item()
     torch.cuda.synchronize()
+
+
+def test_a_pipeline_scores_a_report_against_a_reference_file(archive, shared_data, tmp_path):
+    from explainmyxray.core.inputs import case_id
+    from explainmyxray.core.orchestrator import Orchestrator
+    from explainmyxray.core.results import load_case
+    from explainmyxray.pipelines.loader import parse_pipeline
+
+    folder, encoder = archive
+    builtins = {
+        "image": "explainmyxray.plugins.preprocess_image",
+        "supplied-report": "explainmyxray.plugins.generate_supplied",
+        "radgraph": "explainmyxray.plugins.score_radgraph",
+    }
+    host = PluginHost(builtins=builtins, discover=False)
+    image = shared_data / "cxr" / "nih_00000001_000.png"
+    (tmp_path / "refs.jsonl").write_text(
+        json.dumps({"image": image.name, "report": "Mild cardiomegaly. Lungs are clear."}) + "\n"
+    )
+    pipeline = parse_pipeline(
+        f"""\
+name: score
+device: cpu
+budget: {{cpu: 4GiB}}
+stages:
+  - {{stage: preprocess, plugin: image}}
+  - {{stage: generate, plugin: supplied-report}}
+  - stage: score
+    plugin: radgraph
+    options: {{weights: "{folder}", encoder: "{encoder}", reference: refs.jsonl}}
+""",
+        host,
+        source=tmp_path / "score.yaml",
+    )
+    out = tmp_path / "out"
+    summary = Orchestrator(host, pipeline).run([image], out, report_text="Mild cardiomegaly.")
+    assert summary.ok and summary.model_loads == {"radgraph": 1}
+    case = load_case(out, case_id(image))
+    scores = {s.metric: s for s in case.scores}
+    assert set(scores) == {"radgraph_f1", "radgraph_f1_simple", "radgraph_f1_complete"}
+    assert scores["radgraph_f1"].details["reference_source"] == "reference file"
+    assert all(0.0 <= s.value <= 1.0 for s in scores.values())

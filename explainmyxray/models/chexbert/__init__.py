@@ -5,7 +5,14 @@ runner imports when it loads.
 """
 
 from .compare import compare, judge, merge_readings
-from .labels import CHEXPERT_LABELS, NO_FINDING, LabelReading, canonical_label, normalize_reading
+from .labels import (
+    CHEXPERT_LABELS,
+    NO_FINDING,
+    LabelReading,
+    canonical_label,
+    most_specific,
+    normalize_reading,
+)
 from .runner import CheXbertRunner, prepare_text
 from .spec import chexbert_spec, workspace_bytes
 
@@ -19,6 +26,7 @@ __all__ = [
     "compare",
     "judge",
     "merge_readings",
+    "most_specific",
     "normalize_reading",
     "prepare_text",
     "workspace_bytes",

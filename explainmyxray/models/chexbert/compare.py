@@ -8,9 +8,12 @@ Each structured finding is mapped to its CheXpert observation and judged against
 * ``not_mentioned``: the reading does not mention the observation, or the finding has no
   CheXpert counterpart (the detail says which).
 
-``hallucinated`` lists the structured findings reported present whose observation the reading
-does not support (not mentioned or absent); ``dropped`` lists the CheXpert observations the
-reading finds present that no structured finding reports present ("No Finding" excepted).
+A finding that belongs to several CheXpert groups (``pneumonia``: Lung Opacity and Pneumonia)
+is judged against the most specific one. ``hallucinated`` lists the structured findings
+reported present whose observation the reading does not support (not mentioned or absent);
+``dropped`` lists the CheXpert observations the reading finds present that no structured
+finding reports present, directly or through CheXpert's hierarchy (a present Pneumonia implies
+Lung Opacity); "No Finding" is never listed.
 
 A second reading (the rule-based labeler) can be merged in: where both readings agree, or only
 one mentions an observation, that status is used; where they conflict, the model's reading is
@@ -22,11 +25,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from ...core.case import Finding, FindingStatus, FindingVerdict, Verdict, Verification
-from .labels import CHEXPERT_LABELS, NO_FINDING, LabelReading, canonical_label
+from .labels import (
+    CHEXPERT_LABELS,
+    NO_FINDING,
+    LabelReading,
+    canonical_label,
+    most_specific,
+    parents,
+)
 
-ToCheXpert = Callable[[str], str | None]
+ToCheXpert = Callable[[str], str | Sequence[str] | None]
+"""Finding label -> its CheXpert observation(s); several when it belongs to several groups."""
 
 _STRENGTH: dict[FindingStatus, int] = {"absent": 0, "uncertain": 1, "present": 2}
+
+
+def chexpert_targets(mapped: str | Sequence[str] | None) -> list[str]:
+    """The CheXpert spellings of what a mapper returned (a name, several, or none)."""
+    if mapped is None:
+        return []
+    names = [mapped] if isinstance(mapped, str) else list(mapped)
+    return [n for n in (canonical_label(x) for x in names) if n is not None]
 
 
 def judge(reported: FindingStatus, read: FindingStatus | None) -> Verdict:
@@ -74,7 +93,8 @@ def compare(
     reported: dict[str, FindingStatus] = {}
     hallucinated: list[str] = []
     for finding in findings:
-        target = canonical_label(to_chexpert(finding.label))
+        targets = chexpert_targets(to_chexpert(finding.label))
+        target = most_specific(targets)
         if target is None:
             verdicts.append(
                 FindingVerdict(
@@ -85,9 +105,11 @@ def compare(
                 )
             )
             continue
-        previous = reported.get(target)
-        if previous is None or _STRENGTH[finding.status] > _STRENGTH[previous]:
-            reported[target] = finding.status
+        implied = [p for t in targets for p in parents(t)] if finding.status == "present" else []
+        for name in [*targets, *implied]:
+            previous = reported.get(name)
+            if previous is None or _STRENGTH[finding.status] > _STRENGTH[previous]:
+                reported[name] = finding.status
         read = reading.get(target)
         detail = f"CheXpert {target}" + (f"; {notes[target]}" if target in notes else "")
         verdicts.append(

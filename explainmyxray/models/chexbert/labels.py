@@ -8,6 +8,7 @@ CheXbert (Smit et al., 2020) has one classification head per observation, in the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from ...core.case import FindingStatus
@@ -41,6 +42,14 @@ HEAD_CLASSES: tuple[tuple[FindingStatus | None, ...], ...] = (
 )
 """Per head, in label order: the status each class index means."""
 
+CHEXPERT_CHILDREN: dict[str, frozenset[str]] = {
+    "Lung Opacity": frozenset(
+        {"Edema", "Consolidation", "Pneumonia", "Lung Lesion", "Atelectasis"}
+    ),
+    "Enlarged Cardiomediastinum": frozenset({"Cardiomegaly"}),
+}
+"""CheXpert's label hierarchy: an observation present implies its parent present."""
+
 LabelReading = dict[str, FindingStatus | None]
 """One report read into the 14 CheXpert labels; ``None`` means not mentioned."""
 
@@ -70,6 +79,20 @@ def canonical_label(name: str | None) -> str | None:
     if not name:
         return None
     return _BY_KEY.get(" ".join(name.replace("_", " ").lower().split()))
+
+
+def parents(name: str) -> list[str]:
+    """The CheXpert observations ``name`` refines (``Pneumonia`` -> ``Lung Opacity``)."""
+    return [parent for parent, children in CHEXPERT_CHILDREN.items() if name in children]
+
+
+def most_specific(labels: Iterable[Any]) -> str | None:
+    """Of several CheXpert labels, the first (in CheXpert order) that no other one refines."""
+    names = {n for n in (canonical_label(str(x)) for x in labels) if n is not None}
+    for name in CHEXPERT_LABELS:
+        if name in names and not (CHEXPERT_CHILDREN.get(name, frozenset()) & names):
+            return name
+    return None
 
 
 def as_status(value: Any) -> FindingStatus | None:
