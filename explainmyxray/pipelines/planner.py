@@ -8,6 +8,7 @@ rules as a run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..core.memory import MemoryBudget
 from ..core.model_manager import ModelManager, Need
@@ -82,6 +83,18 @@ def resolve_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _anchored(request: ModelRequest, base_dir: Path) -> ModelRequest:
+    """Relative weight and setting paths are relative to the pipeline file's folder."""
+
+    def anchor(value: object) -> object:
+        if isinstance(value, Path) and not value.expanduser().is_absolute():
+            return base_dir / value
+        return value
+
+    settings = {k: anchor(v) for k, v in request.settings.items()}
+    return replace(request, weights=anchor(request.weights), settings=settings)  # type: ignore[arg-type]
+
+
 def choose_precisions(
     models: list[ModelRequest], limit: int, host: PluginHost
 ) -> list[ModelRequest]:
@@ -111,6 +124,7 @@ def plan(pipeline: Pipeline, host: PluginHost, *, device: str | None = None) -> 
         models = host.model_requests(step.stage, step.plugin, step.options)  # type: ignore[arg-type]
         wanted = step.device or device or pipeline.config.device
         resolved = resolve_device(wanted) if models else "cpu"
+        models = [_anchored(r, pipeline.base_dir) for r in models]
         models = choose_precisions(models, budget.for_device(resolved), host)
         planned.append(PlannedStep(step=step, device=resolved, models=tuple(models)))
     result = Plan(steps=planned, budget=budget)

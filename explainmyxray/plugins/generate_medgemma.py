@@ -77,7 +77,7 @@ def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
     """
     from explainmyxray.models.medgemma.prompt import instruction
 
-    adapter = str(options.adapter.expanduser().resolve()) if options.adapter else None
+    adapter = options.adapter.expanduser() if options.adapter else None
     prompt = options.instruction if options.instruction is not None else instruction()
     workspace = estimate_workspace(
         batch_size=options.batch_size,
@@ -90,7 +90,7 @@ def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
         ModelRequest(
             options.model,
             precision=options.precision,
-            weights=options.weights.expanduser().resolve() if options.weights else None,
+            weights=options.weights.expanduser() if options.weights else None,
             settings={"adapter": adapter},
             workspace_bytes=workspace,
         )

@@ -52,7 +52,7 @@ class RadGraphOptions(BaseModel):
 
 
 def model_requests(options: RadGraphOptions) -> list[ModelRequest]:
-    settings = {"encoder": str(options.encoder.expanduser())} if options.encoder else {}
+    settings = {"encoder": options.encoder.expanduser()} if options.encoder else {}
     return [
         ModelRequest(
             options.model,

@@ -48,7 +48,7 @@ class CheXbertOptions(BaseModel):
 
 
 def model_requests(options: CheXbertOptions) -> list[ModelRequest]:
-    settings = {"tokenizer": str(options.tokenizer.expanduser())} if options.tokenizer else {}
+    settings = {"tokenizer": options.tokenizer.expanduser()} if options.tokenizer else {}
     return [
         ModelRequest(
             options.model,

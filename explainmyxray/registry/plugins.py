@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "metrics": "explainmyxray.plugins.score_metrics",
     "medgemma": "explainmyxray.plugins.generate_medgemma",
     "chexbert": "explainmyxray.plugins.verify_chexbert",
+    "radgraph": "explainmyxray.plugins.score_radgraph",
 }
 
 LIFECYCLE_HOOKS = frozenset({"before_stage_run", "after_stage_run", "on_stage_error"})

@@ -118,7 +118,7 @@ def test_options_map_to_one_model_request(tmp_path):
     (request,) = generate_medgemma.model_requests(options)
     assert request.name == MEDGEMMA_4B and request.precision == "bf16"
     assert request.weights == (tmp_path / "w").resolve()
-    assert request.settings == {"adapter": str((tmp_path / "a").resolve())}
+    assert request.settings == {"adapter": tmp_path / "a"}
     (plain,) = generate_medgemma.model_requests(MedGemmaOptions())
     assert plain.settings == {"adapter": None} and plain.weights is None
 

@@ -398,7 +398,7 @@ def test_plugin_registers_its_stage_and_both_models(archive):
     folder, encoder = archive
     (request,) = spec.model_requests(spec.options(weights=folder, encoder=encoder))
     assert request.name == "radgraph" and request.weights == folder
-    assert request.settings == {"encoder": str(encoder)}
+    assert request.settings == {"encoder": encoder}
     assert host.models.get("radgraph").files == ("radgraph.tar.gz",)
     assert host.models.get("radgraph-xl").files == ("radgraph-xl.tar.gz",)
 

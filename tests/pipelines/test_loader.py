@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,40 @@ def test_auto_precision_picks_the_best_that_fits(gpu, expected):
     (request,) = result.steps[1].models
     assert request.precision == expected
     assert result.peak["cuda"] == (800 if expected == "fp32" else 500) * 1024**2
+
+
+def test_relative_model_paths_are_relative_to_the_pipeline_file(tmp_path):
+    from explainmyxray import hookimpl
+    from explainmyxray.core.plugin_api import ModelRequest
+
+    from ..core.fakes import FakeReader, FakeWriter
+
+    class LocalWriter(FakeWriter):
+        @hookimpl
+        def register_stages(self, register):
+            register(
+                "generate",
+                options=WriterOptions,
+                models=lambda o: [
+                    ModelRequest(
+                        o.model,
+                        weights=Path("weights/a"),
+                        settings={"adapter": Path("adapters/v2"), "mode": "fast"},
+                    )
+                ],
+            )
+
+    host = PluginHost(
+        builtins={},
+        discover=False,
+        extra_plugins=[("reader", FakeReader()), ("writer", LocalWriter())],
+    )
+    file = tmp_path / "conf" / "p.yaml"
+    file.parent.mkdir()
+    file.write_text(
+        "name: t\ndevice: cpu\nstages:\n"
+        "  - {stage: preprocess, plugin: reader}\n  - {stage: generate, plugin: writer}\n"
+    )
+    (request,) = plan(load_pipeline(file, host), host).steps[1].models
+    assert request.weights == file.parent / "weights/a"
+    assert request.settings == {"adapter": file.parent / "adapters/v2", "mode": "fast"}

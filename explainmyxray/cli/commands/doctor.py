@@ -8,6 +8,7 @@ EXTRAS = {
     "medgemma": ("torch", "transformers", "peft", "bitsandbytes", "accelerate"),
     "biomedclip": ("torch", "open_clip", "sentence_transformers"),
     "chexbert": ("torch", "transformers"),
+    "radgraph": ("torch", "transformers", "radgraph"),
     "data": ("torchxrayvision",),
 }
 
