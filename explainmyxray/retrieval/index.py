@@ -176,8 +176,7 @@ def _embed_texts(
 def _check_target(out_dir: Path) -> None:
     """Refuse to replace a folder that is not an index (a typo must not delete someone's data)."""
     if out_dir.exists() and (
-        not out_dir.is_dir()
-        or (any(out_dir.iterdir()) and not (out_dir / METADATA).is_file())
+        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / METADATA).is_file())
     ):
         raise UsageError(f"{out_dir} exists and is not a reference index; choose another --out")
 
@@ -349,7 +348,6 @@ def _open_array(folder: Path, name: str | None, count: int, dim: int) -> np.ndar
         raise ConfigError(f"{path}: not a readable .npy array ({exc})") from exc
     if array.shape != (count, dim) or array.dtype != np.float16:
         raise ConfigError(
-            f"{path}: expected float16 of shape ({count}, {dim}), found {array.dtype} "
-            f"{array.shape}"
+            f"{path}: expected float16 of shape ({count}, {dim}), found {array.dtype} {array.shape}"
         )
     return array

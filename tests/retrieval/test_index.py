@@ -47,8 +47,7 @@ def image_index(reference_folder, tiny_runner, tmp_path_factory) -> ReferenceInd
 @pytest.fixture(scope="module")
 def report_index(minilm_runner, tmp_path_factory) -> ReferenceIndex:
     references = [
-        Reference(id=f"r{i}", report=text)
-        for i, text in enumerate((CLAVICLE, *OTHERS, EFFUSION))
+        Reference(id=f"r{i}", report=text) for i, text in enumerate((CLAVICLE, *OTHERS, EFFUSION))
     ]
     out = tmp_path_factory.mktemp("indexes") / "reports"
     source = ReferenceSet(references, Path("reports.jsonl"))

@@ -13,7 +13,8 @@ from explainmyxray.retrieval.search import normalize_rows, top_k
 def _reference(matrix: np.ndarray, queries: np.ndarray, k: int):
     sims = queries @ matrix.T
     order = [sorted(range(len(row)), key=lambda i: (-row[i], i))[:k] for row in sims]
-    return np.array([[row[i] for i in o] for row, o in zip(sims, order)]), np.array(order)
+    scores = [[row[i] for i in o] for row, o in zip(sims, order, strict=True)]
+    return np.array(scores), np.array(order)
 
 
 @settings(max_examples=40, deadline=None)

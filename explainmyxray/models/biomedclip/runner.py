@@ -98,8 +98,7 @@ class BiomedCLIPRunner:
         if request.precision not in PRECISIONS:
             known = ", ".join(PRECISIONS)
             raise ConfigError(
-                f"model {self.spec.name!r} has no precision {request.precision!r} "
-                f"(known: {known})"
+                f"model {self.spec.name!r} has no precision {request.precision!r} (known: {known})"
             )
         folder = self._folder(request.weights)
         config = read_config(folder)

@@ -93,8 +93,7 @@ class MiniLMRunner:
         if request.precision not in PRECISIONS:
             known = ", ".join(PRECISIONS)
             raise ConfigError(
-                f"model {self.spec.name!r} has no precision {request.precision!r} "
-                f"(known: {known})"
+                f"model {self.spec.name!r} has no precision {request.precision!r} (known: {known})"
             )
         folder = check_folder(self.spec, Path(request.weights) if request.weights else None)
         pooling, normalize = read_pooling(folder)
