@@ -51,9 +51,33 @@ def conversation_texts(processor: Any, report: str, prompt: str | None = None) -
     return prompt_text, full_text[len(prompt_text) :]
 
 
+def prompt_length(processor: Any) -> int:
+    """Tokens of the prompt with its image (the same for every image: it is resized)."""
+    from PIL import Image
+
+    prompt_text, _ = conversation_texts(processor, "")
+    blank = Image.new("RGB", (32, 32))
+    encoded = processor(text=[prompt_text], images=[[blank]], add_special_tokens=False)
+    return len(encoded["input_ids"][0])
+
+
+def count_truncated(processor: Any, reports: Sequence[str], max_length: int) -> int:
+    """How many of ``reports`` the collator will cut to fit ``max_length`` (it cuts the answer,
+    never the prompt); counted here once because collation runs in loader worker processes."""
+    room = max_length - prompt_length(processor)
+    answers = [conversation_texts(processor, report)[1] for report in reports]
+    if not answers:
+        return 0
+    lengths = processor.tokenizer(answers, add_special_tokens=False)["input_ids"]
+    return sum(len(ids) > room for ids in lengths)
+
+
 @dataclass
 class ReportCollator:
-    """Turns ``{"image": path, "report": text}`` rows into model inputs with masked labels."""
+    """Turns ``{"image": path, "report": text}`` rows into model inputs with masked labels.
+
+    ``truncated`` counts the answers this instance cut (per loader worker process).
+    """
 
     processor: Any
     max_length: int

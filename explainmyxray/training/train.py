@@ -292,7 +292,7 @@ def train(
     from trl import SFTTrainer
 
     from .card import count_parameters, write_training_card
-    from .collator import ReportCollator
+    from .collator import ReportCollator, count_truncated
     from .evaluation import make_generation_callback
 
     model, processor = load_base(base, runtime)
@@ -301,6 +301,16 @@ def train(
     generate_examples = validation[: config.evaluation.generate_examples]
     pixel_dtype = torch.float32 if config.precision == "fp32" else torch.bfloat16
     collator = ReportCollator(processor, config.training.max_length, pixel_dtype)
+    truncated = count_truncated(
+        processor, [e.report for e in (*train_examples, *loss_examples)], collator.max_length
+    )
+    if truncated:
+        log.warning(
+            "%d target reports are longer than training.max_length %d allows; their ends are "
+            "cut (raise max_length to keep them whole)",
+            truncated,
+            collator.max_length,
+        )
     generation = make_generation_callback(
         generate_examples,
         processor,
@@ -344,7 +354,7 @@ def train(
         "resumed_from": str(latest) if resume and latest else None,
         "trainable_parameters": trainable,
         "total_parameters": total,
-        "truncated_answers": collator.truncated,
+        "truncated_answers": truncated,
         "train_runtime_s": output.metrics.get("train_runtime"),
         "train_steps_per_second": output.metrics.get("train_steps_per_second"),
     }

@@ -85,12 +85,15 @@ def test_prompt_tokens_are_the_generators(processor, rows):
 
 def test_long_answers_are_cut_and_counted(processor, rows):
     from explainmyxray.core.errors import ConfigError
-    from explainmyxray.training.collator import IGNORE_INDEX, ReportCollator
+    from explainmyxray.training.collator import IGNORE_INDEX, ReportCollator, count_truncated
 
     full = ReportCollator(processor, max_length=4096)([rows[0]])["input_ids"].shape[1]
     collator = ReportCollator(processor, max_length=full - 5)
     batch = collator([rows[0]])
     assert batch["input_ids"].shape[1] == full - 5 and collator.truncated == 1
+    reports = [rows[0]["report"], "FINDINGS:\n- normal"]
+    assert count_truncated(processor, reports, full - 5) == 1  # the second report is short
+    assert count_truncated(processor, reports, full) == 0
     assert (batch["labels"] != IGNORE_INDEX).sum() > 0
     with pytest.raises(ConfigError, match="no room for the answer"):
         ReportCollator(processor, max_length=64)([rows[0]])

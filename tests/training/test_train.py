@@ -217,3 +217,22 @@ def test_source_flags_are_checked(tmp_path):
         cli(["--out", str(tmp_path)])
     with pytest.raises(UsageError, match="not both"):
         cli(["--jsonl", "a.jsonl", "--data", "t.csv", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("train_vision", [False, True])
+def test_vision_tower_gets_lora_only_when_asked(tiny_medgemma, train_vision):
+    import torch
+    from peft import get_peft_model
+    from transformers import Gemma3ForConditionalGeneration
+
+    from explainmyxray.training.config import TrainConfig
+    from explainmyxray.training.train import lora_config
+
+    model = Gemma3ForConditionalGeneration.from_pretrained(tiny_medgemma, dtype=torch.float32)
+    peft_model = get_peft_model(model, lora_config(TrainConfig(train_vision=train_vision)))
+    trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    in_vision = [n for n in trainable if "vision_tower" in n]
+    in_language = [n for n in trainable if "language_model" in n]
+    assert in_language and bool(in_vision) == train_vision
+    assert not any("lm_head" in n for n in trainable)
