@@ -83,7 +83,8 @@ class RetrieveOptions(BaseModel):
 
 
 def model_requests(options: RetrieveOptions) -> list[ModelRequest]:
-    """The one embedding model the step needs (relative weights paths: from the cwd)."""
+    """The one embedding model the step needs; the planner anchors a relative weights folder
+    to the pipeline file's folder."""
     if options.backend == "biomedclip":
         workspace = workspace_bytes(options.batch_size, options.precision)
     else:
@@ -93,7 +94,7 @@ def model_requests(options: RetrieveOptions) -> list[ModelRequest]:
         ModelRequest(
             options.model_name,
             precision=options.precision,
-            weights=Path(weights).expanduser().resolve() if weights else None,
+            weights=Path(weights).expanduser() if weights else None,
             workspace_bytes=workspace,
         )
     ]

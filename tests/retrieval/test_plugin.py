@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -89,7 +91,9 @@ def test_model_requests_follow_backend_and_weights(tmp_path):
     (clip,) = plugin.model_requests(
         RetrieveOptions(index=tmp_path, weights=f"local-dir:{tmp_path}", batch_size=4)
     )
-    assert (clip.name, clip.weights) == ("biomedclip", tmp_path.resolve())
+    assert (clip.name, clip.weights) == ("biomedclip", tmp_path)
+    (relative,) = plugin.model_requests(RetrieveOptions(index=tmp_path, weights="models/clip"))
+    assert relative.weights == Path("models/clip")  # the planner anchors it to the pipeline
     assert clip.workspace_bytes == 4 * 96 * 1024**2
     (text,) = plugin.model_requests(RetrieveOptions(index=tmp_path, backend="minilm"))
     assert (text.name, text.weights, text.precision) == ("minilm-l6", None, None)
@@ -160,3 +164,18 @@ def test_querying_an_index_of_another_model_fails_the_batch(
     options = RetrieveOptions(index=index_dir, weights=other_tiny_dir)
     with pytest.raises(ConfigError, match="Rebuild the index"):
         run_retrieve(host, [_case(reference_folder, "nih_00000001_000.png")], options)
+
+
+def test_a_text_only_index_is_searched_across_modalities(
+    host, tiny_dir, tiny_runner, reference_folder, tmp_path
+):
+    index_dir = tmp_path / "reports-only"
+    index = build_index(
+        load_references(reference_folder), tiny_runner, index_dir, text_only=True
+    ).index
+    case = _case(reference_folder, "tbx11k_tb_tb0005.png")
+    options = RetrieveOptions(index=index_dir, weights=tiny_dir, top_k=3)
+    (found,) = run_retrieve(host, [case], options)
+    query = tiny_runner.embed_images([case.image.pixels])
+    (want,) = index.search(query, k=3, kind="text")
+    assert found == want and len(found) == 3
