@@ -281,9 +281,9 @@ def train(
             f"{out} already holds checkpoints ({latest.name}); pass --resume to continue from "
             f"them, or choose another output folder"
         )
+    base = resolve_base_model(config)
     runtime = plan_runtime(config, device=device)
     config = runtime.config
-    base = resolve_base_model(config)
     out.mkdir(parents=True, exist_ok=True)
     write_data_files(data, out)
 

@@ -236,3 +236,22 @@ def test_vision_tower_gets_lora_only_when_asked(tiny_medgemma, train_vision):
     in_language = [n for n in trainable if "language_model" in n]
     assert in_language and bool(in_vision) == train_vision
     assert not any("lm_head" in n for n in trainable)
+
+
+def test_qlora_path_trains_an_nf4_base_on_cpu(padchest, tiny_medgemma, tmp_path):
+    """The v2 set-up (NF4 base, bf16, LoRA) with the one CPU change, AdamW in torch."""
+    pytest.importorskip("bitsandbytes")
+    config = tmp_path / "nf4.yaml"
+    config.write_text(
+        CPU_CONFIG.format(base=tiny_medgemma)
+        .replace("quantization: none", "quantization: nf4")
+        .replace("precision: fp32", "precision: bf16")
+        .replace("loss_examples: 2, generate_examples: 2", "loss_examples: 0, generate_examples: 0")
+    )
+    args = ["--config", str(config), "--data", str(padchest.table), "--images"]
+    assert cli([*args, str(padchest.images), "--out", str(tmp_path / "o"), "--max-steps", "4"]) == 0
+    card = json.loads((tmp_path / "o" / "adapter" / "training_card.json").read_text())
+    assert card["runtime"]["load_precision"] == "nf4" and card["runtime"]["fallbacks"] == []
+    losses = [r["loss"] for r in card["history"]["train"]]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert card["history"]["generation"] == [] and card["history"]["eval_loss"] == []
