@@ -155,7 +155,7 @@ def _info(args: argparse.Namespace) -> int:
         ("embeddings", "images and reports" if index.has_images else "reports only"),
         ("backend", str(summary.get("backend"))),
         ("model", f"{model['name']} ({model['dim']}-d)"),
-        ("weights", f"{model.get('source') or '-'} [{str(model.get('fingerprint'))[:12]}]"),
+        ("weights", f"{model.get('source') or '-'} (sha256 {str(model.get('fingerprint'))[:12]})"),
         ("revision", str(model.get("revision") or "-")),
         ("created", str(summary.get("created"))),
         ("source", str(summary.get("source"))),
