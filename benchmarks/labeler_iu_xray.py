@@ -5,7 +5,7 @@
 
 Reads torchxrayvision's NLMCXR_reports.tgz (or ``--archive``), labels FINDINGS + IMPRESSION of
 every indexed report, maps the MeSH major terms onto the evaluation labels of
-``explainmyxray/labeler/data/iu_mesh_to_padchest.yaml`` and counts, per report and label,
+``explainmyxray/datasets/data/iu_mesh_to_padchest.yaml`` and counts, per report and label,
 reference present/not present against labeler present/not present. An uncertain reading counts
 as not present (``--uncertain-as-present`` flips that). Prints a table and writes (merging with
 the other split's entry) ``benchmarks/results/labeler_iu_xray.json``.
@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explainmyxray.labeler.evaluation import Evaluation, evaluate  # noqa: E402
-from explainmyxray.labeler.iu_xray import (  # noqa: E402
+from explainmyxray.datasets.iu_xray import (  # noqa: E402
     HELD_OUT_FROM,
     load_mapping,
     read_reports,
     split_reports,
 )
+from explainmyxray.labeler.evaluation import Evaluation, evaluate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "labeler_iu_xray.json"
 SPLITS = {"dev": "ids < 2000", "held-out": "ids >= 2000", "all": "every report"}

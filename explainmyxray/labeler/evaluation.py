@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .iu_xray import IUReport, MeshMapping
+from ..datasets.iu_xray import IUReport, MeshMapping
 from .labeler import Labeler, default_labeler
 
 

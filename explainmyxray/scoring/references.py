@@ -15,9 +15,13 @@ Formats (``format=`` name, what the file looks like):
     ``exclude`` (report excluded by the PadChest annotators) are skipped.
 ``iuxray``
     The Indiana University / OpenI report XML (``NLMCXR_reports.tgz``, a folder of ``*.xml``, or
-    one ``.xml`` file): one reference per image of a report (``parentImage id``, the image file's
-    stem, e.g. ``CXR1_1_IM-0001-3001``); findings = the MeSH ``major`` terms mapped to PadChest
-    labels and locations (:mod:`.mesh`); text = ``FINDINGS`` and ``IMPRESSION``.
+    one ``.xml`` file): each report is keyed by its ``uId`` (``CXR1``, the key of the cases
+    ``explainmyxray label`` writes) and by each of its images (``parentImage id``, the image
+    file's stem, e.g. ``CXR1_1_IM-0001-3001``); findings = the MeSH ``major`` terms mapped to
+    PadChest labels and locations by :mod:`explainmyxray.datasets.iu_xray` (``None`` for a report
+    MeSH did not index: no terms, or ``No Indexing``); terms with no PadChest counterpart are listed
+    in ``meta["unmapped"]``, all terms in ``meta["mesh"]`` (``; ``-separated); text =
+    ``FINDINGS`` and ``IMPRESSION``.
 ``nih-bbox``
     NIH ChestX-ray14 ``BBox_List_2017.csv[.gz]`` (``Image Index, Finding Label, x, y, w, h``):
     key = image file stem; boxes with the NIH label mapped to PadChest (:data:`NIH_TO_PADCHEST`);
@@ -39,9 +43,10 @@ Formats (``format=`` name, what the file looks like):
 Matching cases to references
 ----------------------------
 A case's key is its image file name without the image suffix (``/data/00003440_000.png`` →
-``00003440_000``); see :func:`case_key`. :meth:`ReferenceSet.match` looks the key up ignoring
-case; failing that, it tries the parts of the key after each ``_``, ``-`` or ``.`` (so a renamed
-``nih_00003440_000.png`` still finds ``00003440_000``), longest first.
+``00003440_000``; a report-only case read from ``CXR1.txt`` → ``CXR1``); see :func:`case_key`.
+:meth:`ReferenceSet.match` looks the key up ignoring case; failing that, it tries the parts of
+the key after each ``_``, ``-`` or ``.`` (so a renamed ``nih_00003440_000.png`` still finds
+``00003440_000``), longest first.
 """
 
 from __future__ import annotations
@@ -52,11 +57,10 @@ import gzip
 import io
 import json
 import re
-import tarfile
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -65,6 +69,9 @@ from explainmyxray.core.errors import InputError, UsageError
 from explainmyxray.core.inputs import IMAGE_SUFFIXES
 
 from .boxes import ReferenceBox, box_from_xywh
+
+if TYPE_CHECKING:
+    from explainmyxray.datasets.iu_xray import IUReport, MeshMapping
 
 ReferenceFormat = Literal["padchest", "iuxray", "nih-bbox", "jsonl"]
 REFERENCE_FORMATS: tuple[str, ...] = ("padchest", "iuxray", "nih-bbox", "jsonl")
@@ -83,6 +90,7 @@ NIH_TO_PADCHEST: dict[str, str] = {
 }
 _SKIPPED_PADCHEST = frozenset({"exclude"})
 _KEY_SEPARATORS = re.compile(r"[_.\-]")
+TEXT_SUFFIXES = frozenset({".txt"})
 
 
 @dataclass(frozen=True)
@@ -118,8 +126,11 @@ def candidate_keys(key: str) -> list[str]:
 
 
 def image_key(name: str) -> str:
-    """A file name without its image suffix (``a.png`` → ``a``, ``b.dcm`` → ``b``)."""
+    """A file name without its image suffix (``a.png`` → ``a``, ``b.dcm`` → ``b``) or report
+    text suffix (``c.txt`` → ``c``, a sidecar ``d.png.txt`` → ``d``)."""
     path = Path(name)
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        path = Path(path.stem)
     return path.stem if path.suffix.lower() in IMAGE_SUFFIXES else path.name
 
 
@@ -419,17 +430,45 @@ def read_jsonl(path: Path) -> Iterator[Reference]:
 
 def read_iu_xray(path: Path) -> Iterator[Reference]:
     """References from IU X-ray report XML: a ``.tgz``, a folder of ``*.xml`` or one file."""
-    from .iu_xray import iter_report_xml, references_from_report
+    from explainmyxray.datasets.iu_xray import iter_report_xml, load_mapping, parse_report_xml
 
+    mapping = load_mapping()
     for where, data in iter_report_xml(path):
-        yield from references_from_report(data, where)
+        yield from iu_xray_references(parse_report_xml(data, where), mapping)
 
 
-def iter_tar_members(path: Path, suffix: str) -> Iterator[tuple[str, bytes]]:
-    """``(name, bytes)`` of each regular member of a tar archive whose name ends in ``suffix``."""
-    with tarfile.open(path, "r:*") as archive:
-        for member in archive:
-            if member.isfile() and member.name.lower().endswith(suffix):
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    yield member.name, handle.read()
+def iu_xray_references(report: IUReport, mapping: MeshMapping) -> list[Reference]:
+    """The references of one IU X-ray report: one per key (``uId`` and each image)."""
+    findings: dict[str, ReferenceFinding] | None = None
+    unmapped: list[str] = []
+    if mapping.indexed(report):
+        findings = {}
+        for term in report.mesh_major:
+            mapped = mapping.map_term(term)
+            if mapped.label is None:
+                unmapped.append(term)
+                continue
+            previous = findings.get(mapped.label)
+            locations = mapped.locations
+            if previous is not None:
+                locations = tuple(dict.fromkeys(previous.locations + locations))
+            findings[mapped.label] = ReferenceFinding(mapped.label, "present", locations)
+    keys = list(dict.fromkeys([*report.images, *([report.key] if report.key else [])]))
+    if not keys:
+        raise InputError(f"{report.where}: the report names neither images (parentImage) nor a uId")
+    meta = {
+        "report": report.key,
+        "split": report.split or "",
+        "mesh": "; ".join(report.mesh_major),
+        "unmapped": "; ".join(unmapped),
+    }
+    return [
+        Reference(
+            case_key=key,
+            findings=None if findings is None else tuple(findings.values()),
+            text=report.sectioned_text,
+            source="iuxray",
+            meta=meta,
+        )
+        for key in keys
+    ]

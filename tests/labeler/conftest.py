@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from explainmyxray.labeler.iu_xray import IUReport, read_reports, split_reports
+from explainmyxray.datasets.iu_xray import IUReport, read_reports, split_reports
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ just under them.
 
 from __future__ import annotations
 
+from explainmyxray.datasets.iu_xray import load_mapping
 from explainmyxray.labeler.evaluation import evaluate
-from explainmyxray.labeler.iu_xray import load_mapping
 
 DEV_MICRO_F1_FLOOR = 0.915
 DEV_MACRO_F1_FLOOR = 0.88

@@ -1,1 +1,1 @@
-"""Data files of the labeler: phrase lists, scope rules, the IU X-ray MeSH mapping."""
+"""Data files of the labeler: phrase lists and scope rules."""

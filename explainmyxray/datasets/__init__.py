@@ -1,0 +1,1 @@
+"""Public data sets the project reads (never copies): readers and their label mappings."""
