@@ -14,6 +14,7 @@ COMMANDS = {
     "validate": "Check a pipeline file and show its plan (load order, predicted peak memory).",
     "plugins": "List plugins: name, version, source, hooks, stages, models, load errors.",
     "models": "List, download, verify or locate model weights.",
+    "index": "Build or inspect a reference index of radiographs and reports for retrieval.",
     "doctor": "Show Python, torch, CUDA/GPU memory, installed extras and model weights.",
     "schema": "Print the JSON Schema of the per-case report.json.",
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",

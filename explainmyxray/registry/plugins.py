@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "supplied-report": "explainmyxray.plugins.generate_supplied",
     "labeler": "explainmyxray.plugins.verify_labeler",
     "metrics": "explainmyxray.plugins.score_metrics",
+    "biomedclip": "explainmyxray.plugins.retrieve_biomedclip",
     "medgemma": "explainmyxray.plugins.generate_medgemma",
     "chexbert": "explainmyxray.plugins.verify_chexbert",
     "radgraph": "explainmyxray.plugins.score_radgraph",

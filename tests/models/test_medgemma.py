@@ -250,7 +250,7 @@ def test_batch_size_splits_the_work_and_imageless_cases_fail_alone(
     from explainmyxray.models.medgemma import generation
 
     options, runners = fp32
-    options = options.model_copy(update={"batch_size": 2})
+    options = options.model_copy(update={"batch_size": 2, "fast": False})
     sizes: list[int] = []
     real = generation.generate_batch
 
@@ -276,6 +276,7 @@ def test_retrieved_reports_reach_the_prompt_only_when_asked(host, fp32, xray_cas
     monkeypatch.setattr(
         generation, "generate_batch", lambda r, i, prompts, s: seen.extend(prompts) or [""] * len(i)
     )
+    options = options.model_copy(update={"fast": False})
     case = fresh(xray_cases[:1])[0]
     case.retrieved = [RetrievedCase(id="ref", score=0.7, report="cardiomegaly with effusion")]
     run_generate(host, [case], options, runners)
@@ -292,7 +293,7 @@ def test_instruction_option_replaces_the_built_in_prompt(host, fp32, xray_cases,
     monkeypatch.setattr(
         generation, "generate_batch", lambda r, i, prompts, s: seen.extend(prompts) or [""] * len(i)
     )
-    custom = options.model_copy(update={"instruction": "Describe the findings."})
+    custom = options.model_copy(update={"instruction": "Describe the findings.", "fast": False})
     run_generate(host, fresh(xray_cases[:1]), custom, runners)
     assert seen == ["Describe the findings."]
 
@@ -430,3 +431,13 @@ def test_a_pipeline_run_writes_medgemma_reports(tiny_dir, xray_cases, tmp_path):
         assert doc["report"]["source"] == "medgemma" and doc["report"]["text"]
         generate = next(p for p in doc["provenance"] if p["stage"] == "generate")
         assert generate["models"][0]["precision"] == "fp32"
+
+
+def test_the_plugin_fast_path_gives_the_plain_paths_reports(host, fp32, xray_cases, monkeypatch):
+    options, runners = fp32
+    monkeypatch.setattr(generate_medgemma, "report_from_text", lambda text: text)
+    plain = run_generate(
+        host, fresh(xray_cases), options.model_copy(update={"fast": False}), runners
+    )
+    fast = run_generate(host, fresh(xray_cases), options.model_copy(update={"fast": True}), runners)
+    assert fast == plain and all(isinstance(r, str) for r in fast)

