@@ -46,6 +46,9 @@ class MedGemmaOptions(BaseModel):
     length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
     compile: bool = Field(default=True, description="torch.compile the decoding step on CUDA")
     max_new_tokens: int = Field(default=384, ge=1, le=4096)
+    min_new_tokens: int | None = Field(
+        default=None, ge=1, description="generate at least this many tokens (benchmarks)"
+    )
     do_sample: bool = False
     temperature: float = Field(default=1.0, gt=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
@@ -68,6 +71,7 @@ class MedGemmaOptions(BaseModel):
 
         return GenerationSettings(
             max_new_tokens=self.max_new_tokens,
+            min_new_tokens=self.min_new_tokens,
             do_sample=self.do_sample,
             temperature=self.temperature,
             top_p=self.top_p,

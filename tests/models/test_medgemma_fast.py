@@ -50,3 +50,12 @@ def test_fast_path_greedy_answers_equal_the_plain_path(runner):
     fast = generate_fast(runner, images, prompts, settings, FastSettings(batch_size=2, bucket=16))
     assert fast == plain
     assert any(answer for answer in plain)
+
+
+def test_park_and_restore_keep_the_answers(runner):
+    image = to_pil(np.random.default_rng(1).random((48, 48), dtype=np.float32))
+    settings = GenerationSettings(max_new_tokens=6)
+    before = generate_batch(runner, [image], ["Report."], settings)
+    assert runner.park() > 0
+    runner.restore("cpu")
+    assert generate_batch(runner, [image], ["Report."], settings) == before

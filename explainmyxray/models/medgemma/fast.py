@@ -39,8 +39,6 @@ class FastSettings:
     bucket: int = 64
     compile: bool = True
     """Compile the decoding step (CUDA only; ignored on the CPU)."""
-    min_new_tokens: int | None = None
-    """Force at least this many tokens (benchmarks with random weights never emit <eos>)."""
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -73,8 +71,6 @@ def _inputs(
 def _config(runner: MedGemmaRunner, settings: GenerationSettings, fast: FastSettings) -> Any:
     config = settings.to_transformers(runner.model)
     config.cache_implementation = "static"
-    if fast.min_new_tokens is not None:
-        config.min_new_tokens = fast.min_new_tokens
     on_cuda = str(runner.device).startswith("cuda")
     if on_cuda and fast.compile:
         from transformers import CompileConfig

@@ -27,6 +27,7 @@ class GenerationSettings:
     """Decoding settings; greedy (``do_sample=False``) unless sampling is asked for."""
 
     max_new_tokens: int = 384
+    min_new_tokens: int | None = None
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0

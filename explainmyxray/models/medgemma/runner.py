@@ -123,6 +123,24 @@ class MedGemmaRunner:
 
             torch.cuda.empty_cache()
 
+    def park(self) -> int:
+        """Move the weights to pinned host memory (bf16/fp32 only: 4-bit layers stay put)."""
+        if self.model is None:
+            raise ModelError(f"model {self.spec.name!r} is not loaded")
+        if self.precision == "nf4":
+            raise ModelError("4-bit (nf4) weights are not parked; the model is unloaded instead")
+        from ..parking import park_module
+
+        host_bytes = park_module(self.model)
+        self.device = "cpu"
+        return host_bytes
+
+    def restore(self, device: str) -> None:
+        from ..parking import restore_module
+
+        restore_module(self.model, device)
+        self.device = device
+
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes for this model's tokenizer."""
         if self.processor is None:
