@@ -40,6 +40,17 @@ data: {{validation_fraction: 0.2, test_fraction: 0.0, seed: 0}}
 """
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Toy-sized matrices run faster on one thread, and far better when cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def cli(argv: list[str]) -> int:
     from explainmyxray.cli.commands import train as command
 
