@@ -147,8 +147,9 @@ class _Builder:
 
     def cut(self, mask: np.ndarray, box: Box) -> np.ndarray:
         out = np.zeros_like(mask)
-        ys = slice(int(np.floor(box.y0)), int(np.ceil(box.y1)))
-        xs = slice(int(np.floor(box.x0)), int(np.ceil(box.x1)))
+        # Rounded, not floor/ceil: adjacent zones must not share a boundary row.
+        ys = slice(round(box.y0), round(box.y1))
+        xs = slice(round(box.x0), round(box.x1))
         out[ys, xs] = mask[ys, xs]
         return out
 

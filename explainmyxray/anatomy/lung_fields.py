@@ -11,8 +11,9 @@ The boxes found here are the prompts LiteMedSAM segments from. On a small copy o
    along the image border) over the dark pixels; lungs and outside air meet at the narrowest neck
    between them (typically above the apex), so a lung does not leak into the air around the neck.
 4. A lung whose region is implausible (too small, wrong shape, on the wrong side) is replaced by
-   the mirror image of the other lung about the midline; if neither is plausible, both come from a
-   prior layout scaled to the body's extent.
+   the mirror image of the other lung about the midline (the brightest column near the body's
+   centre: the spine); if neither is plausible, both come from a prior layout scaled to the
+   body's extent.
 
 Everything is returned in original-image pixels.
 """
@@ -85,7 +86,8 @@ def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
     s0 = np.cumsum(hist * centers)
     m0 = s0 / np.maximum(w0, 1)
     m1 = (s0[-1] - s0) / np.maximum(w1, 1)
-    return float(centers[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
+    # The upper edge of the best bin, so that every value in or below it is under the threshold.
+    return float(edges[1:][np.argmax(w0 * w1 * (m0 - m1) ** 2)])
 
 
 def _flood(cost: np.ndarray, markers: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -205,7 +207,7 @@ def find_lung_fields(pixels: np.ndarray) -> LungFields:
         boxes[side] = (box, "detected", mask)
     if len(found) == 1:
         (side, (box, _)), other = next(iter(found.items())), "left" if "right" in found else "right"
-        midline = _midline(image, box, side)
+        midline = _midline(image, box)
         x0, y0, x1, y1 = box
         boxes[other] = ((2 * midline - x1, y0, 2 * midline - x0, y1), "mirrored", None)
     elif not found:
@@ -224,13 +226,16 @@ def find_lung_fields(pixels: np.ndarray) -> LungFields:
     return LungFields(right=to_field("right"), left=to_field("left"), scale=scale)
 
 
-def _midline(image: np.ndarray, box: tuple[float, float, float, float], side: str) -> float:
-    """The column of the mediastinum: the brightest column in the central part beside the lung."""
+def _midline(image: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """The column of the mediastinum: the brightest column near the body's centre, over the
+    lung's rows (the spine), or the body's centre itself where no column stands out."""
     w = image.shape[1]
-    x0, y0, x1, y1 = box
-    rows = image[int(y0) : max(int(y1), int(y0) + 1)]
-    profile = rows.mean(axis=0)
-    lo, hi = (int(x1), int(0.7 * w)) if side == "right" else (int(0.3 * w), int(x0))
-    if hi - lo < 2:
-        return w / 2
-    return float(lo + np.argmax(profile[lo:hi]))
+    b0, b1 = _body_columns(image)
+    centre = (b0 + b1) / 2 * w
+    _, y0, _, y1 = box
+    profile = image[int(y0) : max(int(y1), int(y0) + 1)].mean(axis=0)
+    lo, hi = int(max(0, centre - 0.08 * w)), int(min(w, centre + 0.08 * w)) + 1
+    window = np.convolve(profile, np.ones(5) / 5, mode="same")[lo:hi]
+    if window.size < 3 or float(window.max() - np.median(window)) < 0.05:
+        return centre
+    return float(lo + np.argmax(window))

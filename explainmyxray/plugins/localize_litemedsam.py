@@ -56,7 +56,10 @@ class LiteMedSAMOptions(BaseModel):
     refine: bool = Field(default=True, description="prompt the lungs again from their masks")
     keep_masks: bool = Field(default=True, description="keep region masks in memory (overlays)")
     threads: int | None = Field(
-        default=None, ge=1, le=256, description="torch CPU threads during the step"
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads during the step; default: half the CPUs, at most 4",
     )
 
 
@@ -185,7 +188,8 @@ def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] |
     )
     model = step.model(options.model).model
     results: list[list[Grounding] | Exception] = []
-    with _torch_threads(options.threads):
+    threads = options.threads if options.threads is not None else default_threads(step.device)
+    with _torch_threads(threads):
         for case in cases:
             if case.image is None or case.image.pixels is None:
                 results.append(
@@ -226,6 +230,20 @@ def ground_report(report: StructuredReport | None, regions: Sequence[Region]) ->
             )
         )
     return groundings
+
+
+def default_threads(device: str) -> int | None:
+    """CPU threads for a step on ``device``: half the CPUs (at most 4); None (torch's own) on GPU.
+
+    The 256 px encoder gains little past 4 threads, and on a busy machine a thread per core
+    spins while it waits: on 2 shared cores one thread took 2.0 s per image where two took 8 s
+    (``benchmarks/lung_dice.py``).
+    """
+    import os
+
+    if not device.startswith("cpu"):
+        return None
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class _torch_threads:
