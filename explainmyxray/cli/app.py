@@ -18,6 +18,7 @@ COMMANDS = {
     "doctor": "Show Python, torch, CUDA/GPU memory, installed extras and model weights.",
     "schema": "Print the JSON Schema of the per-case report.json.",
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
+    "label": "Label free-text reports into structured report.json cases (rule-based).",
 }
 
 
