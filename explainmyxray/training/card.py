@@ -131,6 +131,13 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"- optimizer {config['training']['optim']}, lr {config['training']['learning_rate']}, "
         f"{config['training']['lr_scheduler']} schedule, precision {config['precision']}",
     ]
+    if config.get("instruction"):
+        lines.append(
+            "- prompt: a custom instruction (training_card.json, config.instruction); give the "
+            "generate step the same text as its `instruction` option"
+        )
+    else:
+        lines.append("- prompt: the generator's built-in instruction")
     fallbacks = runtime.get("fallbacks") or []
     lines += ["", "## Fallbacks (config items this machine could not run)", ""]
     lines += [f"- {f}" for f in fallbacks] if fallbacks else ["- none"]

@@ -51,21 +51,23 @@ def conversation_texts(processor: Any, report: str, prompt: str | None = None) -
     return prompt_text, full_text[len(prompt_text) :]
 
 
-def prompt_length(processor: Any) -> int:
+def prompt_length(processor: Any, prompt: str | None = None) -> int:
     """Tokens of the prompt with its image (the same for every image: it is resized)."""
     from PIL import Image
 
-    prompt_text, _ = conversation_texts(processor, "")
+    prompt_text, _ = conversation_texts(processor, "", prompt)
     blank = Image.new("RGB", (32, 32))
     encoded = processor(text=[prompt_text], images=[[blank]], add_special_tokens=False)
     return len(encoded["input_ids"][0])
 
 
-def count_truncated(processor: Any, reports: Sequence[str], max_length: int) -> int:
+def count_truncated(
+    processor: Any, reports: Sequence[str], max_length: int, prompt: str | None = None
+) -> int:
     """How many of ``reports`` the collator will cut to fit ``max_length`` (it cuts the answer,
     never the prompt); counted here once because collation runs in loader worker processes."""
-    room = max_length - prompt_length(processor)
-    answers = [conversation_texts(processor, report)[1] for report in reports]
+    room = max_length - prompt_length(processor, prompt)
+    answers = [conversation_texts(processor, report, prompt)[1] for report in reports]
     if not answers:
         return 0
     lengths = processor.tokenizer(answers, add_special_tokens=False)["input_ids"]
@@ -76,17 +78,19 @@ def count_truncated(processor: Any, reports: Sequence[str], max_length: int) -> 
 class ReportCollator:
     """Turns ``{"image": path, "report": text}`` rows into model inputs with masked labels.
 
+    ``prompt`` is the user turn's text (default: the generator's :func:`build_prompt`);
     ``truncated`` counts the answers this instance cut (per loader worker process).
     """
 
     processor: Any
     max_length: int
     pixel_dtype: Any = None
+    prompt: str | None = None
     truncated: int = 0
 
     def encode(self, image: Any, report: str) -> dict[str, list[int] | Any]:
         """One example: token ids, token types, labels, pixel values (unpadded)."""
-        prompt_text, answer_text = conversation_texts(self.processor, report)
+        prompt_text, answer_text = conversation_texts(self.processor, report, self.prompt)
         prompt = self.processor(
             text=[prompt_text],
             images=[[image]],

@@ -88,6 +88,11 @@ class TrainConfig(_Section):
         "bf16", description="compute and mixed-precision dtype"
     )
     train_vision: bool = Field(False, description="put LoRA on the vision tower too")
+    instruction: str | None = Field(
+        None,
+        description="replaces the generator's built-in instruction; give the generate step the "
+        "same text (its `instruction` option) when using the adapter",
+    )
     fallback: Literal["warn", "error"] = "warn"
     lora: LoraOptions = Field(default_factory=LoraOptions)
     training: OptimOptions = Field(default_factory=OptimOptions)

@@ -52,8 +52,12 @@ def evaluate_generation(
     *,
     batch_size: int,
     max_new_tokens: int,
+    prompt: str | None = None,
 ) -> dict[str, Any]:
-    """Generate, parse and score reports for ``examples``; the metrics and a few answers."""
+    """Generate, parse and score reports for ``examples``; the metrics and a few answers.
+
+    ``prompt`` is the user turn's text (default: the generator's :func:`build_prompt`).
+    """
     from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch
     from explainmyxray.models.medgemma.prompt import build_prompt
     from explainmyxray.plugins.generate_medgemma import report_from_text
@@ -68,6 +72,7 @@ def evaluate_generation(
 
     start = time.perf_counter()
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
+    prompt = build_prompt() if prompt is None else prompt
     vocabulary = default_vocabulary()
     comparisons = []
     answers: list[dict[str, str]] = []
@@ -75,7 +80,7 @@ def evaluate_generation(
     for first in range(0, len(examples), batch_size):
         chunk = examples[first : first + batch_size]
         images = [load_image(e.image) for e in chunk]
-        texts = generate_batch(runner, images, [build_prompt()] * len(chunk), settings)
+        texts = generate_batch(runner, images, [prompt] * len(chunk), settings)
         for example, text in zip(chunk, texts, strict=True):
             report = report_from_text(text)
             empty += not text.strip()
@@ -107,6 +112,7 @@ def make_generation_callback(
     batch_size: int,
     max_new_tokens: int,
     every: int | None = None,
+    prompt: str | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ):
     """A ``TrainerCallback`` that runs :func:`evaluate_generation` after each of the Trainer's
@@ -128,6 +134,7 @@ def make_generation_callback(
                     examples,
                     batch_size=batch_size,
                     max_new_tokens=max_new_tokens,
+                    prompt=prompt,
                 )
             finally:
                 model.train(was_training)

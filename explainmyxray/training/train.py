@@ -291,6 +291,8 @@ def train(
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
+    from explainmyxray.models.medgemma.prompt import build_prompt
+
     from .card import count_parameters, write_training_card
     from .collator import ReportCollator, count_truncated
     from .evaluation import make_generation_callback
@@ -300,10 +302,10 @@ def train(
     loss_examples = validation[: config.evaluation.loss_examples]
     generate_examples = validation[: config.evaluation.generate_examples]
     pixel_dtype = torch.float32 if config.precision == "fp32" else torch.bfloat16
-    collator = ReportCollator(processor, config.training.max_length, pixel_dtype)
-    truncated = count_truncated(
-        processor, [e.report for e in (*train_examples, *loss_examples)], collator.max_length
-    )
+    prompt = build_prompt(instruction_text=config.instruction)
+    collator = ReportCollator(processor, config.training.max_length, pixel_dtype, prompt)
+    reports = [e.report for e in (*train_examples, *loss_examples)]
+    truncated = count_truncated(processor, reports, collator.max_length, prompt)
     if truncated:
         log.warning(
             "%d target reports are longer than training.max_length %d allows; their ends are "
@@ -317,6 +319,7 @@ def train(
         batch_size=config.evaluation.batch_size,
         max_new_tokens=config.evaluation.max_new_tokens,
         every=None if loss_examples else config.evaluation.eval_steps,
+        prompt=prompt,
         on_result=on_eval,
     )
     trainer = SFTTrainer(

@@ -108,3 +108,14 @@ def test_images_are_decoded_like_the_image_step(rows):
     assert image.mode == "RGB" and image.size == (decoded.width, decoded.height)
     gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     assert np.abs(gray - decoded.pixels).max() <= 1 / 255 + 1e-6
+
+
+def test_a_custom_instruction_replaces_the_prompt(processor, rows):
+    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.training.collator import IGNORE_INDEX, ReportCollator
+
+    prompt = build_prompt(instruction_text="Write the PadChest report.")
+    batch = ReportCollator(processor, max_length=2048, prompt=prompt)([rows[0]])
+    first = int((batch["labels"][0] != IGNORE_INDEX).nonzero()[0])
+    text = processor.tokenizer.decode(batch["input_ids"][0, :first])
+    assert "Write the PadChest report." in text and "expert radiologist" not in text
