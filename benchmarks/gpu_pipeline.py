@@ -431,6 +431,7 @@ def main() -> int:
         help="which phases to run; results of earlier runs in --out are kept",
     )
     args = parser.parse_args()
+    args.work = args.work.resolve()
     phases = set(args.phases.split(","))
 
     import torch
