@@ -236,8 +236,9 @@ def default_threads(device: str) -> int | None:
     """CPU threads for a step on ``device``: half the CPUs (at most 4); None (torch's own) on GPU.
 
     The 256 px encoder gains little past 4 threads, and on a busy machine a thread per core
-    spins while it waits: on 2 shared cores one thread took 2.0 s per image where two took 8 s
-    (``benchmarks/lung_dice.py``).
+    spins while it waits. On 2 cores (``benchmarks/lung_dice.py``): idle, 2.2 s per image with
+    one thread and 1.3 s with two; shared with other work (load average 5), 2.0 s with one
+    thread but 8 s with two.
     """
     import os
 
