@@ -108,7 +108,9 @@ class MaskPrediction:
 
 
 class LiteMedSAM:
-    """A loaded LiteMedSAM network on one device."""
+    """A loaded LiteMedSAM network on one device (a :class:`~.segmenter.PromptableSegmenter`)."""
+
+    name = "litemedsam"
 
     def __init__(self, net: Any, device: str) -> None:
         self.net = net

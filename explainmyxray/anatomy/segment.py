@@ -1,14 +1,15 @@
-"""The offline localizer: lungs and heart by LiteMedSAM from analysis-made box prompts, then the
-26 regions by geometry.
+"""The offline localizer: lungs and heart by a box-promptable segmenter (LiteMedSAM by default,
+any :class:`~.segmenter.PromptableSegmenter`) from analysis-made box prompts, then the 26 regions
+by geometry.
 
 1. :func:`~.lung_fields.find_lung_fields` boxes the two lung fields without a trained detector.
-2. LiteMedSAM encodes the image once and segments both lungs from those boxes, enlarged by
+2. The segmenter encodes the image once and segments both lungs from those boxes, enlarged by
    ``box_margin`` (the model was trained with loose boxes; tight ones cut the lung's edges).
 3. Each mask is cleaned (largest component, holes filled); with ``refine`` the lungs are prompted
    again with their own mask's box (enlarged by ``refine_margin``), which corrects a first box that
    was too small or too large.
 4. The heart box spans the lungs' medial edges below the hila, down to the cardiophrenic angles;
-   LiteMedSAM segments it from the same embedding and the mask is clipped at the diaphragm.
+   the segmenter segments it from the same embedding and the mask is clipped at the diaphragm.
 5. :func:`~.geometry.derive_regions` derives the 26 regions.
 
 All masks and boxes are in original-image pixels.
@@ -23,8 +24,8 @@ import numpy as np
 
 from ..core.case import Box, Region
 from .geometry import derive_regions, lung_shape
-from .litemedsam import LiteMedSAM
 from .lung_fields import LungField, find_lung_fields
+from .segmenter import PromptableSegmenter
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def heart_prompt(right: np.ndarray, left: np.ndarray) -> tuple[Box, float] | Non
 
 
 def segment_anatomy(
-    model: LiteMedSAM, pixels: np.ndarray, settings: LocalizerSettings | None = None
+    model: PromptableSegmenter, pixels: np.ndarray, settings: LocalizerSettings | None = None
 ) -> AnatomyResult:
     """Lung and heart masks and the 26 regions of one frontal chest radiograph."""
     settings = settings or LocalizerSettings()
@@ -174,7 +175,7 @@ def segment_anatomy(
             masks[side] = _fallback_mask(lung, prompts[side], (height, width))
             methods[f"{side}_lung"] = f"threshold ({lung.source} box)"
         else:
-            methods[f"{side}_lung"] = "litemedsam" + (
+            methods[f"{side}_lung"] = model.name + (
                 "" if lung.source == "detected" else f" ({lung.source} box)"
             )
     _separate(masks["right"], masks["left"], prompts)
@@ -189,7 +190,7 @@ def segment_anatomy(
         heart[int(np.ceil(base)) :, :] = False
         if heart.sum() < 0.15 * heart_box.area:
             heart = None
-    methods["heart"] = "litemedsam"
+    methods["heart"] = model.name
     seconds["decode"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -214,7 +215,7 @@ def segment_anatomy(
 
 
 def _segment_lungs(
-    model: LiteMedSAM, embedding, prompts: dict[str, Box], settings: LocalizerSettings
+    model: PromptableSegmenter, embedding, prompts: dict[str, Box], settings: LocalizerSettings
 ) -> dict[str, np.ndarray]:
     prediction = model.segment(embedding, [prompts["right"], prompts["left"]])
     raw = prediction.masks(settings.mask_threshold)
