@@ -125,3 +125,37 @@ def regions_for_locations(locations: Sequence[str], *, strict: bool = False) -> 
             regions = kept or regions
         chosen.update(regions)
     return [rid for rid in REGION_IDS if rid in chosen]
+
+
+# Where a finding lies when the report names no location: the place its name itself implies.
+# A finding that can be anywhere (nodule, consolidation, pleural thickening...) has no entry.
+IMPLIED_LOCATIONS: dict[str, tuple[str, ...]] = {
+    "cardiomegaly": ("loc cardiac",),
+    "pericardial effusion": ("loc cardiac",),
+    "pleural effusion": ("loc costophrenic angle",),
+    "costophrenic angle blunting": ("loc costophrenic angle",),
+    "apical pleural thickening": ("loc apical",),
+    "hilar enlargement": ("loc hilar",),
+    "hilar congestion": ("loc hilar bilateral",),
+    "aortic elongation": ("loc aortic",),
+    "descendent aortic elongation": ("loc aortic",),
+    "aortic atheromatosis": ("loc aortic",),
+    "aortic button enlargement": ("loc aortic button",),
+    "mediastinal enlargement": ("loc mediastinum",),
+    "superior mediastinal enlargement": ("loc superior mediastinum",),
+    "mediastinic lipomatosis": ("loc mediastinum",),
+    "tracheal shift": ("loc tracheal",),
+    "hemidiaphragm elevation": ("loc diaphragm",),
+    "diaphragmatic eventration": ("loc diaphragm",),
+    "kyphosis": ("loc dorsal vertebrae",),
+    "scoliosis": ("loc dorsal vertebrae",),
+    "vertebral degenerative changes": ("loc dorsal vertebrae",),
+    "vertebral compression": ("loc dorsal vertebrae",),
+    "clavicle fracture": ("loc clavicle",),
+    "azygos lobe": ("loc right upper lobe",),
+}
+
+
+def implied_locations(finding: str) -> tuple[str, ...]:
+    """The PadChest locations a finding's own name implies (empty when it implies none)."""
+    return IMPLIED_LOCATIONS.get(finding.strip().lower(), ())

@@ -17,6 +17,7 @@ COMMANDS = {
     "index": "Build or inspect a reference index of radiographs and reports for retrieval.",
     "doctor": "Show Python, torch, CUDA/GPU memory, installed extras and model weights.",
     "schema": "Print the JSON Schema of the per-case report.json.",
+    "train": "Fine-tune the report generator (QLoRA) on PadChest or JSONL data.",
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
     "label": "Label free-text reports into structured report.json cases (rule-based).",
 }

@@ -61,6 +61,11 @@ class MedGemmaOptions(BaseModel):
     max_context_tokens: int = Field(
         default=512, ge=0, description="token budget for the retrieved reports"
     )
+    without_weights: Literal["error", "supplied-report"] = Field(
+        default="error",
+        description="when no weights are given and none are in the Hugging Face cache: fail, "
+        "or parse the report the user supplied (--report or <image>.txt) instead",
+    )
     instruction: str | None = Field(
         default=None,
         description="replaces the built-in instruction (e.g. the prompt an adapter was trained on)",
@@ -81,12 +86,22 @@ class MedGemmaOptions(BaseModel):
         )
 
 
-def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
-    """The one model the step needs, with the memory a batch needs to generate.
+def weights_unavailable(options: MedGemmaOptions) -> bool:
+    """True when the step falls back to the supplied report: no weights given, none cached."""
+    if options.without_weights != "supplied-report" or options.weights is not None:
+        return False
+    from explainmyxray.registry.weights import locate_weights
 
-    Relative paths are taken from the working directory.
-    """
+    return locate_weights(medgemma_4b_spec()) is None
+
+
+def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
+    """The one model the step needs, with the memory a batch needs to generate (none when
+    the step falls back to the supplied report)."""
     from explainmyxray.models.medgemma.prompt import instruction
+
+    if weights_unavailable(options):
+        return []
 
     adapter = options.adapter.expanduser() if options.adapter else None
     prompt = options.instruction if options.instruction is not None else instruction()
@@ -129,6 +144,14 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
     from explainmyxray.models.medgemma.prompt import build_prompt
 
     options: MedGemmaOptions = step.options  # type: ignore[assignment]
+    if weights_unavailable(options):
+        from explainmyxray.plugins.generate_supplied import reports_from_supplied
+
+        note = (
+            f"MedGemma weights are not on this machine (explainmyxray models pull "
+            f"{options.model}); the supplied report was parsed instead"
+        )
+        return reports_from_supplied(cases, source="supplied", note=note)
     runner = step.model(options.model)
     settings = options.generation()
     results: list[StructuredReport | Exception | None] = [None] * len(cases)

@@ -37,13 +37,23 @@ def register_stages(register) -> None:
 
 @hookimpl
 def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport]:
+    options: SuppliedReportOptions = step.options  # type: ignore[assignment]
+    return reports_from_supplied(cases, source=options.source_label)
+
+
+def reports_from_supplied(
+    cases: Sequence[Case], *, source: str, note: str | None = None
+) -> list[StructuredReport]:
+    """Each case's supplied report, parsed; a plain warning where there is none."""
     from explainmyxray.report.parse import parse_report
 
-    options: SuppliedReportOptions = step.options  # type: ignore[assignment]
     reports = []
     for case in cases:
         if case.supplied_report and case.supplied_report.strip():
-            reports.append(parse_report(case.supplied_report, source=options.source_label))
+            report = parse_report(case.supplied_report, source=source)
+            if note:
+                report.warnings.insert(0, note)
+            reports.append(report)
         else:
             reports.append(StructuredReport(source="none", warnings=[NO_REPORT]))
     return reports

@@ -207,24 +207,36 @@ def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] |
 
 
 def ground_report(report: StructuredReport | None, regions: Sequence[Region]) -> list[Grounding]:
-    """One grounding per finding of ``report``: its PadChest locations and their regions' boxes."""
-    from explainmyxray.anatomy.locations import regions_for_locations
+    """One grounding per finding of ``report``: its PadChest locations and their regions' boxes.
+
+    A finding the report gives no location for is grounded where its name puts it (cardiomegaly:
+    the cardiac silhouette), with a note saying so; absent findings are not grounded.
+    """
+    from explainmyxray.anatomy.locations import implied_locations, regions_for_locations
 
     if report is None:
         return []
     by_id = {r.id: r for r in regions}
     groundings = []
     for finding in report.findings:
-        ids = [i for i in regions_for_locations(finding.locations) if i in by_id]
+        locations = list(finding.locations)
         note = None
-        if not finding.locations:
-            note = "the report gives no location for this finding"
-        elif not ids:
-            note = "no known PadChest location: " + ", ".join(finding.locations)
+        if finding.status == "absent":
+            locations, note = [], "absent: not grounded"
+        elif not locations:
+            locations = list(implied_locations(finding.label))
+            note = (
+                "located where the finding's name puts it (the report gives no location)"
+                if locations
+                else "the report gives no location for this finding"
+            )
+        ids = [i for i in regions_for_locations(locations) if i in by_id]
+        if locations and not ids:
+            note = "no known PadChest location: " + ", ".join(locations)
         groundings.append(
             Grounding(
                 finding=finding.label,
-                locations=list(finding.locations),
+                locations=locations,
                 regions=[GroundedRegion(region=i, box=by_id[i].box) for i in ids],
                 note=note,
             )

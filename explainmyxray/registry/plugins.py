@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "image": "explainmyxray.plugins.preprocess_image",
     "supplied-report": "explainmyxray.plugins.generate_supplied",
     "labeler": "explainmyxray.plugins.verify_labeler",
+    "litemedsam": "explainmyxray.plugins.localize_litemedsam",
     "metrics": "explainmyxray.plugins.score_metrics",
     "biomedclip": "explainmyxray.plugins.retrieve_biomedclip",
     "medgemma": "explainmyxray.plugins.generate_medgemma",

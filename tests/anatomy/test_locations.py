@@ -69,3 +69,15 @@ def test_labels_are_normalised_and_unknown_ones_skipped_or_rejected() -> None:
     assert regions_for_locations([]) == []
     with pytest.raises(UnknownLocationError, match="loc elbow"):
         regions_for_locations(["loc elbow"], strict=True)
+
+
+def test_implied_locations_name_known_findings_and_locations():
+    from explainmyxray.anatomy.locations import IMPLIED_LOCATIONS, implied_locations
+    from explainmyxray.report.ontology import load_ontology
+
+    ontology = load_ontology()
+    for finding, locations in IMPLIED_LOCATIONS.items():
+        assert finding in ontology.findings, finding
+        assert all(loc in ontology.locations for loc in locations), finding
+    assert implied_locations("Cardiomegaly") == ("loc cardiac",)
+    assert implied_locations("nodule") == ()

@@ -100,6 +100,8 @@ def test_localize_fills_anatomy_and_grounds_each_finding(
             Finding(label="pleural effusion", locations=["loc left", "loc costophrenic angle"]),
             Finding(label="cardiomegaly", locations=["loc cardiac"]),
             Finding(label="nodule", status="absent"),
+            Finding(label="hilar enlargement"),
+            Finding(label="nodule"),
         ]
     )
     cases = [
@@ -118,13 +120,22 @@ def test_localize_fills_anatomy_and_grounds_each_finding(
     results = host.call_stage("localize", "litemedsam", cases, step)
 
     reported, unreported, undecoded = results
-    assert [g.finding for g in reported] == ["pleural effusion", "cardiomegaly", "nodule"]
-    effusion, heart, nodule = reported
+    assert [g.finding for g in reported] == [
+        "pleural effusion",
+        "cardiomegaly",
+        "nodule",
+        "hilar enlargement",
+        "nodule",
+    ]
+    effusion, heart, absent, hilar, nodule = reported
     assert [r.region for r in effusion.regions] == ["left_costophrenic_angle"]
     assert effusion.locations == ["loc left", "loc costophrenic angle"]
     boxes = {r.id: r.box for r in cases[0].anatomy}
     assert effusion.regions[0].box == boxes["left_costophrenic_angle"]
     assert [r.region for r in heart.regions] == ["cardiac_silhouette"]
+    assert absent.regions == [] and absent.note == "absent: not grounded"
+    assert hilar.locations == ["loc hilar"] and "name puts it" in (hilar.note or "")
+    assert {r.region for r in hilar.regions} == {"right_hilum", "left_hilum"}
     assert nodule.regions == [] and "no location" in (nodule.note or "")
 
     assert unreported == []

@@ -5,8 +5,8 @@ import argparse
 DEMO_FILE = "RG1_UNCR.dcm"
 DEMO_REPORT = (
     "FINDINGS: The heart size is normal. No pleural effusion. No pneumothorax. "
-    "Mild biapical pleural thickening.\n"
-    "IMPRESSION: No acute cardiopulmonary abnormality."
+    "Mild pleural thickening at both apices.\n"
+    "IMPRESSION: Mild apical pleural thickening; no acute abnormality."
 )
 
 
