@@ -484,7 +484,7 @@ def test_plugin_registers_its_stage_and_model_and_runs_through_the_model_manager
     options = spec.options(weights=checkpoint, tokenizer=tokenizer, batch_size=4)
     (request,) = spec.model_requests(options)
     assert request.workspace_bytes == 4 * 32 * 1024**2
-    assert request.settings == {"tokenizer": str(tokenizer)}
+    assert request.settings == {"tokenizer": tokenizer}
     assert host.models.get("chexbert").files == ("chexbert.pth",)
 
     manager = ModelManager(host.models, MemoryBudget(cpu_bytes=4 * 1024**3))
