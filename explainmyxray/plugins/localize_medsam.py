@@ -1,0 +1,154 @@
+"""Anatomical grounding with MedSAM ViT-B: the ``litemedsam`` localizer's pipeline, MedSAM's masks.
+
+Lung fields are boxed by image analysis, MedSAM (1024 px, SAM ViT-B fine-tuned on medical
+images) segments both lungs and the heart from one image embedding, the 26 regions are derived
+from the masks and each finding is grounded to the regions its PadChest locations map to: the
+same :func:`~explainmyxray.anatomy.segment.segment_anatomy` and grounding as ``litemedsam``.
+
+With ``ensemble_with_litemedsam: true`` LiteMedSAM runs too and, for every box prompt, the two
+models' mask probabilities are averaged before thresholding
+(:class:`~explainmyxray.models.medsam.EnsembleSegmenter`); regions come from the fused masks.
+
+Weights: ``medsam_vit_b.pth`` (``weights:`` the file or its folder, or the Hub cache after
+``explainmyxray models pull medsam``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from explainmyxray import hookimpl
+from explainmyxray.core.case import Case, Grounding
+from explainmyxray.core.context import StepContext
+from explainmyxray.core.errors import StageError
+from explainmyxray.core.plugin_api import ModelRequest
+from explainmyxray.models.medsam.spec import medsam_spec, workspace_bytes
+
+PLUGIN = "medsam"
+MODEL = "medsam"
+
+
+class MedSAMOptions(BaseModel):
+    """Options of the ``localize: medsam`` step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = MODEL
+    weights: Path | None = Field(
+        default=None, description="medsam_vit_b.pth (or its folder); default: the Hub cache"
+    )
+    precision: str | None = Field(
+        default=None, description="fp32, fp16, bf16 (image encoder only) or auto"
+    )
+    architecture: Literal["vit_b", "tiny"] = Field(
+        default="vit_b", description="vit_b (MedSAM); tiny is a test-size network"
+    )
+    resize: Literal["stretch", "longest_side"] = Field(
+        default="stretch",
+        description="stretch to 1024x1024 (MedSAM's inference) or SAM's longest side + padding",
+    )
+    mask_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    box_margin: float = Field(
+        default=0.10, ge=0.0, le=0.5, description="lung prompt growth, fraction of the box size"
+    )
+    refine: bool = Field(default=True, description="prompt the lungs again from their masks")
+    keep_masks: bool = Field(default=True, description="keep region masks in memory (overlays)")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads during the step; default: half the CPUs, at most 4",
+    )
+    ensemble_with_litemedsam: bool = Field(
+        default=False, description="average MedSAM's and LiteMedSAM's mask probabilities"
+    )
+    litemedsam_model: str = "litemedsam"
+    litemedsam_weights: Path | None = Field(
+        default=None, description="lite_medsam.pth for the ensemble; default: the packaged one"
+    )
+
+
+def model_requests(options: MedSAMOptions) -> list[ModelRequest]:
+    requests = [
+        ModelRequest(
+            options.model,
+            precision=options.precision,
+            weights=options.weights.expanduser() if options.weights else None,
+            settings={"architecture": options.architecture, "resize": options.resize},
+            workspace_bytes=workspace_bytes(options.precision),
+        )
+    ]
+    if options.ensemble_with_litemedsam:
+        from explainmyxray.plugins.localize_litemedsam import WORKSPACE_BYTES
+
+        weights = options.litemedsam_weights
+        requests.append(
+            ModelRequest(
+                options.litemedsam_model,
+                weights=weights.expanduser() if weights else None,
+                workspace_bytes=WORKSPACE_BYTES,
+            )
+        )
+    return requests
+
+
+@hookimpl
+def register_stages(register) -> None:
+    register(
+        "localize",
+        options=MedSAMOptions,
+        models=model_requests,
+        description=(
+            "segment lungs and heart with MedSAM ViT-B (analysis-made box prompts; optionally "
+            "fused with LiteMedSAM), derive 26 anatomical regions, ground each finding to them"
+        ),
+    )
+
+
+@hookimpl
+def register_models(register) -> None:
+    register(medsam_spec())
+
+
+@hookimpl
+def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] | Exception]:
+    from explainmyxray.anatomy.segment import LocalizerSettings, segment_anatomy
+    from explainmyxray.plugins.localize_litemedsam import (
+        _torch_threads,
+        default_threads,
+        ground_report,
+    )
+
+    options: MedSAMOptions = step.options  # type: ignore[assignment]
+    settings = LocalizerSettings(
+        mask_threshold=options.mask_threshold,
+        box_margin=options.box_margin,
+        refine=options.refine,
+        keep_masks=options.keep_masks,
+    )
+    segmenter = step.model(options.model).model
+    if options.ensemble_with_litemedsam:
+        from explainmyxray.models.medsam.ensemble import EnsembleSegmenter
+
+        segmenter = EnsembleSegmenter([segmenter, step.model(options.litemedsam_model).model])
+    results: list[list[Grounding] | Exception] = []
+    threads = options.threads if options.threads is not None else default_threads(step.device)
+    with _torch_threads(threads):
+        for case in cases:
+            if case.image is None or case.image.pixels is None:
+                results.append(
+                    StageError("localize", PLUGIN, "the case has no decoded image (run preprocess)")
+                )
+                continue
+            try:
+                anatomy = segment_anatomy(segmenter, case.image.pixels, settings)
+            except ValueError as exc:
+                results.append(StageError("localize", PLUGIN, str(exc)))
+                continue
+            case.anatomy = anatomy.regions
+            results.append(ground_report(case.report, anatomy.regions))
+    return results
