@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "supplied-report": "explainmyxray.plugins.generate_supplied",
     "labeler": "explainmyxray.plugins.verify_labeler",
     "litemedsam": "explainmyxray.plugins.localize_litemedsam",
+    "medsam": "explainmyxray.plugins.localize_medsam",
     "metrics": "explainmyxray.plugins.score_metrics",
     "biomedclip": "explainmyxray.plugins.retrieve_biomedclip",
     "medgemma": "explainmyxray.plugins.generate_medgemma",
