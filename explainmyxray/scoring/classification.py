@@ -30,24 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..report.ontology import CHEXPERT_LABELS
 from .bootstrap import SparseRows
 
-CHEXPERT_14: tuple[str, ...] = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
+CHEXPERT_14: tuple[str, ...] = CHEXPERT_LABELS
 CHEXPERT_COMPETITION_5: tuple[str, ...] = (
     "Atelectasis",
     "Cardiomegaly",

@@ -12,24 +12,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...core.case import FindingStatus
+from ...report.ontology import CHEXPERT_LABELS as ONTOLOGY_CHEXPERT_LABELS
 
-CHEXPERT_LABELS: tuple[str, ...] = (
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-    "No Finding",
-)
 NO_FINDING = "No Finding"
+CHEXPERT_LABELS: tuple[str, ...] = (
+    *(name for name in ONTOLOGY_CHEXPERT_LABELS if name != NO_FINDING),
+    NO_FINDING,
+)
+"""The 14 labels in CheXbert's head order: the ontology's order with "No Finding" moved last."""
 
 OBSERVATION_CLASSES: tuple[FindingStatus | None, ...] = (None, "present", "absent", "uncertain")
 """Class index -> status for the 13 four-class heads (blank is ``None``)."""
