@@ -32,3 +32,39 @@ def restore_module(module: Any, device: str) -> None:
             tensor.data = tensor.data.to(device, non_blocking=True)
     if str(device).startswith("cuda"):
         torch.cuda.synchronize(device)
+
+
+class ParksModule:
+    """``park``/``restore`` for a runner whose ``_require()`` returns its torch module."""
+
+    device: str | None
+
+    def _require(self) -> Any:
+        raise NotImplementedError
+
+    def park(self) -> int:
+        return park_module(self._require())
+
+    def restore(self, device: str) -> None:
+        restore_module(self._require(), device)
+        self.device = device
+
+
+class ParksSegmenterNet:
+    """``park``/``restore`` for a runner whose ``_require()`` returns a segmenter with ``.net``.
+
+    The segmenter's ``device`` follows the runner's on restore.
+    """
+
+    device: str | None
+
+    def _require(self) -> Any:
+        raise NotImplementedError
+
+    def park(self) -> int:
+        return park_module(self._require().net)
+
+    def restore(self, device: str) -> None:
+        model = self._require()
+        restore_module(model.net, device)
+        model.device = self.device = device

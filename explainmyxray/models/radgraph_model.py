@@ -34,6 +34,8 @@ from typing import Any
 
 from ..core.errors import ConfigError, ModelError
 from ..core.plugin_api import LoadRequest, ModelSpec
+from .host_memory import release_memory
+from .parking import ParksModule
 
 ARCHIVES = {"radgraph": "radgraph.tar.gz", "radgraph-xl": "radgraph-xl.tar.gz"}
 HUB_ID = "StanfordAIMI/RRG_scorers"
@@ -48,7 +50,7 @@ MEMORY_BYTES = {"fp32": 471_736_320}
 WORKSPACE_BYTES = 64 * 1024**2
 
 
-class RadGraphRunner:
+class RadGraphRunner(ParksModule):
     """A loadable RadGraph model; ``annotate(texts)`` returns one annotation dict per text."""
 
     def __init__(self, model_type: str = "radgraph") -> None:
@@ -86,20 +88,7 @@ class RadGraphRunner:
     def unload(self) -> None:
         self.model = None
         self.reader = None
-        from .chexbert.runner import release_memory
-
         release_memory(self.device)
-
-    def park(self) -> int:
-        from .parking import park_module
-
-        return park_module(self._require())
-
-    def restore(self, device: str) -> None:
-        from .parking import restore_module
-
-        restore_module(self._require(), device)
-        self.device = device
 
     def _require(self) -> Any:
         if self.model is None:

@@ -24,6 +24,8 @@ from explainmyxray.core.case import Case, GroundedRegion, Grounding, Region, Str
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, ModelError, StageError
 from explainmyxray.core.plugin_api import LoadRequest, ModelRequest, ModelSpec
+from explainmyxray.models.host_memory import release_memory
+from explainmyxray.models.parking import ParksSegmenterNet
 
 PLUGIN = "litemedsam"
 MODEL = "litemedsam"
@@ -73,7 +75,7 @@ def model_requests(options: LiteMedSAMOptions) -> list[ModelRequest]:
     ]
 
 
-class LiteMedSAMRunner:
+class LiteMedSAMRunner(ParksSegmenterNet):
     """Loads LiteMedSAM (fp32); :attr:`model` is the loaded :class:`LiteMedSAM`."""
 
     def __init__(self) -> None:
@@ -96,41 +98,12 @@ class LiteMedSAMRunner:
         if self.model is not None:
             self.model.close()
         self.model = None
-        _release_memory(self.device)
-
-    def park(self) -> int:
-        from explainmyxray.models.parking import park_module
-
-        return park_module(self._require().net)
-
-    def restore(self, device: str) -> None:
-        from explainmyxray.models.parking import restore_module
-
-        model = self._require()
-        restore_module(model.net, device)
-        model.device = self.device = device
+        release_memory(self.device)
 
     def _require(self) -> Any:
         if self.model is None:
             raise ModelError("LiteMedSAM is not loaded")
         return self.model
-
-
-def _release_memory(device: str | None) -> None:
-    import contextlib
-    import ctypes
-    import ctypes.util
-    import gc
-    import sys
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and device and device.startswith("cuda") and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    libc = ctypes.util.find_library("c")
-    if libc:
-        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-            ctypes.CDLL(libc).malloc_trim(0)
 
 
 def _locate() -> Path | None:

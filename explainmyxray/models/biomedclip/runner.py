@@ -21,6 +21,7 @@ from ...core.errors import ConfigError, ModelError, WeightsNotFoundError
 from ...core.plugin_api import LoadRequest, ModelSpec
 from ...retrieval.identity import ModelIdentity, file_fingerprint
 from ..host_memory import release_memory
+from ..parking import ParksModule
 from .config import CONFIG_FILE, find_checkpoint, has_tokenizer, read_config, text_tower_config
 from .preprocess import ImageInput, image_batch
 
@@ -73,7 +74,7 @@ def build_model(
     return model.eval()
 
 
-class BiomedCLIPRunner:
+class BiomedCLIPRunner(ParksModule):
     """A loaded BiomedCLIP: ``embed_images``, ``embed_texts``, ``logit_scale``, ``identity``."""
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -151,17 +152,6 @@ class BiomedCLIPRunner:
         self.tokenizer = None
         self.prompt_cache = {}
         release_memory(self.device)
-
-    def park(self) -> int:
-        from ..parking import park_module
-
-        return park_module(self._require())
-
-    def restore(self, device: str) -> None:
-        from ..parking import restore_module
-
-        restore_module(self._require(), device)
-        self.device = device
 
     # --- inference ---------------------------------------------------------------------------
 

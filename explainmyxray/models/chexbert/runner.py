@@ -12,7 +12,6 @@ tokenizer folder, else is ``bert-base-uncased``'s (transformers' ``BertConfig`` 
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 
 from ...core.errors import ConfigError, ModelError, WeightsNotFoundError
 from ...core.plugin_api import LoadRequest
+from ..host_memory import release_memory
+from ..parking import ParksModule
 from .labels import CHEXPERT_LABELS, LabelReading, decode_class
 
 CHECKPOINT_NAME = "chexbert.pth"
@@ -33,7 +34,7 @@ def prepare_text(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-class CheXbertRunner:
+class CheXbertRunner(ParksModule):
     """A loadable CheXbert labeler. ``label(texts)`` reads reports into the 14 CheXpert labels."""
 
     def __init__(self) -> None:
@@ -79,17 +80,6 @@ class CheXbertRunner:
         self.network = None
         self.tokenizer = None
         release_memory(self.device)
-
-    def park(self) -> int:
-        from ..parking import park_module
-
-        return park_module(self._require())
-
-    def restore(self, device: str) -> None:
-        from ..parking import restore_module
-
-        restore_module(self._require(), device)
-        self.device = device
 
     # --- inference ---------------------------------------------------------------------------
 
@@ -230,30 +220,3 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.expanduser().read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read BERT config {path}: {exc}") from exc
-
-
-def release_memory(device: str | None) -> None:
-    """Collect garbage, give cached CUDA blocks back, and return freed heap pages to the OS."""
-    import sys
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    on_cuda = bool(device) and str(device).startswith("cuda")
-    if torch is not None and on_cuda and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return
-    trim(0)

@@ -8,13 +8,13 @@ torch and segment_anything are imported inside :meth:`MedSAMRunner.load`.
 
 from __future__ import annotations
 
-import gc
-import sys
 from pathlib import Path
 from typing import Any
 
 from ...core.errors import ConfigError, ModelError
 from ...core.plugin_api import LoadRequest
+from ..host_memory import release_memory
+from ..parking import ParksSegmenterNet
 
 CHECKPOINT_NAME = "medsam_vit_b.pth"
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -70,7 +70,7 @@ def load_network(path: Path, architecture: str = "vit_b") -> Any:
     return network
 
 
-class MedSAMRunner:
+class MedSAMRunner(ParksSegmenterNet):
     """A loadable MedSAM; :attr:`model` is the loaded :class:`~.segmenter.MedSAM`."""
 
     def __init__(self) -> None:
@@ -106,35 +106,7 @@ class MedSAMRunner:
         self.model = None
         release_memory(self.device)
 
-    def park(self) -> int:
-        from ..parking import park_module
-
-        return park_module(self._require().net)
-
-    def restore(self, device: str) -> None:
-        from ..parking import restore_module
-
-        model = self._require()
-        restore_module(model.net, device)
-        model.device = self.device = device
-
     def _require(self) -> Any:
         if self.model is None or self.model.net is None:
             raise ModelError("MedSAM is not loaded")
         return self.model
-
-
-def release_memory(device: str | None) -> None:
-    """Collect garbage, give cached CUDA blocks back, and return freed heap pages to the OS."""
-    import contextlib
-    import ctypes
-    import ctypes.util
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and device and device.startswith("cuda") and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    libc = ctypes.util.find_library("c")
-    if libc:
-        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-            ctypes.CDLL(libc).malloc_trim(0)

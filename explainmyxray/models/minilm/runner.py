@@ -18,6 +18,7 @@ from ...core.errors import ConfigError, ModelError
 from ...core.plugin_api import LoadRequest, ModelSpec
 from ...retrieval.identity import ModelIdentity, file_fingerprint
 from ..host_memory import release_memory
+from ..parking import ParksModule
 
 PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer*")
@@ -71,7 +72,7 @@ def read_max_tokens(folder: Path) -> int:
     return DEFAULT_MAX_TOKENS
 
 
-class MiniLMRunner:
+class MiniLMRunner(ParksModule):
     """A loaded sentence encoder: ``embed_texts(texts) -> (N, 384)`` unit vectors."""
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -127,17 +128,6 @@ class MiniLMRunner:
         self.model = None
         self.tokenizer = None
         release_memory(self.device)
-
-    def park(self) -> int:
-        from ..parking import park_module
-
-        return park_module(self._require())
-
-    def restore(self, device: str) -> None:
-        from ..parking import restore_module
-
-        restore_module(self._require(), device)
-        self.device = device
 
     def embed_texts(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Sentence embeddings, float32, one row per text (unit length when the model says so).
