@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, Grounding
 from explainmyxray.core.context import StepContext
-from explainmyxray.core.errors import StageError
 from explainmyxray.core.plugin_api import ModelRequest
 from explainmyxray.models.medsam.spec import medsam_spec, workspace_bytes
 
@@ -116,39 +115,12 @@ def register_models(register) -> None:
 
 @hookimpl
 def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] | Exception]:
-    from explainmyxray.anatomy.segment import LocalizerSettings, segment_anatomy
-    from explainmyxray.plugins.localize_litemedsam import (
-        _torch_threads,
-        default_threads,
-        ground_report,
-    )
+    from explainmyxray.anatomy.grounding import localize_cases
 
     options: MedSAMOptions = step.options  # type: ignore[assignment]
-    settings = LocalizerSettings(
-        mask_threshold=options.mask_threshold,
-        box_margin=options.box_margin,
-        refine=options.refine,
-        keep_masks=options.keep_masks,
-    )
     segmenter = step.model(options.model).model
     if options.ensemble_with_litemedsam:
         from explainmyxray.models.medsam.ensemble import EnsembleSegmenter
 
         segmenter = EnsembleSegmenter([segmenter, step.model(options.litemedsam_model).model])
-    results: list[list[Grounding] | Exception] = []
-    threads = options.threads if options.threads is not None else default_threads(step.device)
-    with _torch_threads(threads):
-        for case in cases:
-            if case.image is None or case.image.pixels is None:
-                results.append(
-                    StageError("localize", PLUGIN, "the case has no decoded image (run preprocess)")
-                )
-                continue
-            try:
-                anatomy = segment_anatomy(segmenter, case.image.pixels, settings)
-            except ValueError as exc:
-                results.append(StageError("localize", PLUGIN, str(exc)))
-                continue
-            case.anatomy = anatomy.regions
-            results.append(ground_report(case.report, anatomy.regions))
-    return results
+    return localize_cases(cases, segmenter, options, step.device, PLUGIN)
