@@ -178,11 +178,7 @@ class LiteMedSAM:
         image = Image.fromarray(np.asarray(pixels, dtype=np.float32)).resize(
             (rw, rh), Image.BILINEAR
         )
-        resized = np.asarray(image, dtype=np.float32)
-        lo, hi = float(resized.min()), float(resized.max())
-        resized = (resized - lo) / max(hi - lo, 1e-8)
-        canvas = np.zeros((INPUT_SIDE, INPUT_SIDE), np.float32)
-        canvas[:rh, :rw] = resized
+        canvas = normalized_canvas(np.asarray(image, dtype=np.float32), INPUT_SIDE)
         tensor = torch.from_numpy(canvas).to(self.device)[None, None].expand(1, 3, -1, -1)
         with torch.inference_mode():
             features = net.image_encoder(tensor.contiguous())
@@ -190,30 +186,52 @@ class LiteMedSAM:
 
     def segment(self, embedding: ImageEmbedding, boxes: Sequence[Box]) -> MaskPrediction:
         """One mask per box prompt (boxes in original pixels), from one image embedding."""
-        import torch
-        import torch.nn.functional as F
+        return segment_boxes(self._require(), embedding, boxes, self.device, INPUT_SIDE)
 
-        net = self._require()
-        if not boxes:
-            empty = np.zeros((0, embedding.height, embedding.width), np.float32)
-            return MaskPrediction(empty, np.zeros(0, np.float32))
-        sx, sy = embedding.scale_x, embedding.scale_y
-        coords = [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes]
-        prompt = torch.tensor(coords, dtype=torch.float32, device=self.device)[:, None, :]
-        with torch.inference_mode():
-            sparse, dense = net.prompt_encoder(points=None, boxes=prompt, masks=None)
-            low_res, iou = net.mask_decoder(
-                image_embeddings=embedding.features,
-                image_pe=net.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
-            low_res = low_res[..., : embedding.resized_height, : embedding.resized_width]
-            full = F.interpolate(
-                low_res.float(),
-                size=(embedding.height, embedding.width),
-                mode="bilinear",
-                align_corners=False,
-            )
-        return MaskPrediction(logits=full[:, 0].cpu().numpy(), iou=iou[:, 0].float().cpu().numpy())
+
+def normalized_canvas(resized: np.ndarray, side: int) -> np.ndarray:
+    """``resized`` min-max normalised to [0, 1], zero-padded at the bottom and right to a square."""
+    lo, hi = float(resized.min()), float(resized.max())
+    resized = (resized - lo) / max(hi - lo, 1e-8)
+    canvas = np.zeros((side, side), np.float32)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas
+
+
+def segment_boxes(
+    net: Any, embedding: ImageEmbedding, boxes: Sequence[Box], device: str, input_side: int
+) -> MaskPrediction:
+    """Masks of a SAM-family ``net`` for box prompts, mapped between original pixels and its input.
+
+    Boxes are scaled per axis into the ``input_side`` frame; the low-resolution mask logits are
+    upsampled to that frame where they are smaller, cropped to the resized image (unless it fills
+    the frame) and interpolated bilinearly back to the original height and width.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h, w = embedding.height, embedding.width
+    if not boxes:
+        return MaskPrediction(np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
+    sx, sy = embedding.scale_x, embedding.scale_y
+    coords = [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes]
+    prompt = torch.tensor(coords, dtype=torch.float32, device=device)[:, None, :]
+    with torch.inference_mode():
+        sparse, dense = net.prompt_encoder(points=None, boxes=prompt, masks=None)
+        low_res, iou = net.mask_decoder(
+            image_embeddings=embedding.features,
+            image_pe=net.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        logits = low_res.float()
+        rh, rw = embedding.resized_height, embedding.resized_width
+        if (rh, rw) != (input_side, input_side):
+            if tuple(logits.shape[-2:]) != (input_side, input_side):
+                logits = F.interpolate(
+                    logits, (input_side, input_side), mode="bilinear", align_corners=False
+                )
+            logits = logits[..., :rh, :rw]
+        full = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+    return MaskPrediction(logits=full[:, 0].cpu().numpy(), iou=iou[:, 0].float().cpu().numpy())

@@ -23,7 +23,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ...anatomy.litemedsam import ImageEmbedding, MaskPrediction
+from ...anatomy.litemedsam import (
+    ImageEmbedding,
+    MaskPrediction,
+    normalized_canvas,
+    segment_boxes,
+)
 from ...core.case import Box
 from ...core.errors import ModelError
 from .architecture import INPUT_SIDE
@@ -47,10 +52,7 @@ def preprocess(pixels: np.ndarray, resize: Resize = "stretch") -> tuple[np.ndarr
         raise ValueError(f"unknown resize {resize!r} (stretch or longest_side)")
     image = Image.fromarray(np.asarray(pixels, dtype=np.float32))
     resized = np.asarray(image.resize((rw, rh), Image.BICUBIC), dtype=np.float32)
-    lo, hi = float(resized.min()), float(resized.max())
-    resized = (resized - lo) / max(hi - lo, 1e-8)
-    canvas = np.zeros((INPUT_SIDE, INPUT_SIDE), np.float32)
-    canvas[:rh, :rw] = resized
+    canvas = normalized_canvas(resized, INPUT_SIDE)
     return canvas, rh, rw
 
 
@@ -90,29 +92,4 @@ class MedSAM:
 
     def segment(self, embedding: ImageEmbedding, boxes: Sequence[Box]) -> MaskPrediction:
         """One mask per box prompt (boxes in original pixels), from one image embedding."""
-        import torch
-        import torch.nn.functional as F
-
-        net = self._require()
-        h, w = embedding.height, embedding.width
-        if not boxes:
-            return MaskPrediction(np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
-        sx, sy = embedding.scale_x, embedding.scale_y
-        coords = [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes]
-        prompt = torch.tensor(coords, dtype=torch.float32, device=self.device)[:, None, :]
-        with torch.inference_mode():
-            sparse, dense = net.prompt_encoder(points=None, boxes=prompt, masks=None)
-            low_res, iou = net.mask_decoder(
-                image_embeddings=embedding.features,
-                image_pe=net.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
-            logits = low_res.float()
-            if (embedding.resized_height, embedding.resized_width) != (INPUT_SIDE, INPUT_SIDE):
-                logits = F.interpolate(
-                    logits, (INPUT_SIDE, INPUT_SIDE), mode="bilinear", align_corners=False
-                )[..., : embedding.resized_height, : embedding.resized_width]
-            full = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-        return MaskPrediction(logits=full[:, 0].cpu().numpy(), iou=iou[:, 0].float().cpu().numpy())
+        return segment_boxes(self._require(), embedding, boxes, self.device, INPUT_SIDE)
