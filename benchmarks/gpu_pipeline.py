@@ -179,10 +179,11 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
             "intermediate_size": 128,
         }
     else:
-        from medgemma_memory import build_full_size
         from retrieval_gpu import random_folder
 
-        out["medgemma"] = build_full_size(models / "medgemma")
+        from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b
+
+        out["medgemma"] = build_random_medgemma_4b(models / "medgemma", "cuda")
         out["biomedclip"] = random_folder(models / "biomedclip")
         bert = {}
     tokenizer = models / "bert-tokenizer"

@@ -33,79 +33,7 @@ from explainmyxray.models.medgemma.runner import MedGemmaRunner
 from explainmyxray.models.medgemma.spec import medgemma_4b_spec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "medgemma_memory.json"
-TEXT = dict(
-    vocab_size=262_208,
-    hidden_size=2560,
-    intermediate_size=10_240,
-    num_hidden_layers=34,
-    num_attention_heads=8,
-    num_key_value_heads=4,
-    head_dim=256,
-    query_pre_attn_scalar=256,
-    sliding_window=1024,
-    max_position_embeddings=131_072,
-    rope_parameters={
-        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0},
-        "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
-    },
-)
-VISION = dict(
-    hidden_size=1152,
-    intermediate_size=4304,
-    num_hidden_layers=27,
-    num_attention_heads=16,
-    image_size=896,
-    patch_size=14,
-    vision_use_head=False,
-)
-TOKENS_PER_IMAGE = 256
 GiB = 1024**3
-
-
-def build_full_size(out: Path) -> Path:
-    import torch
-    from transformers import (
-        Gemma3Config,
-        Gemma3ForConditionalGeneration,
-        Gemma3ImageProcessor,
-        Gemma3Processor,
-        Gemma3TextConfig,
-        SiglipVisionConfig,
-    )
-
-    if (out / "config.json").is_file():
-        return out
-    tokenizer = tiny.build_tokenizer()
-    ids = tokenizer.convert_tokens_to_ids
-    eos = [ids("<eos>"), ids("<end_of_turn>")]
-    text = Gemma3TextConfig(
-        **TEXT, pad_token_id=ids("<pad>"), bos_token_id=ids("<bos>"), eos_token_id=eos
-    )
-    config = Gemma3Config(
-        text_config=text.to_dict(),
-        vision_config=SiglipVisionConfig(**VISION).to_dict(),
-        mm_tokens_per_image=TOKENS_PER_IMAGE,
-        boi_token_index=ids("<start_of_image>"),
-        eoi_token_index=ids("<end_of_image>"),
-        image_token_index=ids("<image_soft_token>"),
-    )
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = Gemma3ForConditionalGeneration(config).to(torch.bfloat16)
-    model.save_pretrained(out, safe_serialization=True)
-    image_processor = Gemma3ImageProcessor(
-        size={"height": 896, "width": 896}, image_mean=[0.5] * 3, image_std=[0.5] * 3
-    )
-    Gemma3Processor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        chat_template=tokenizer.chat_template,
-        image_seq_length=TOKENS_PER_IMAGE,
-    ).save_pretrained(out)
-    del model
-    gc.collect()
-    torch.cuda.empty_cache()
-    return out
 
 
 def build_adapter(base: Path, out: Path) -> Path:
@@ -219,7 +147,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    weights = build_full_size(args.work / "model")
+    weights = tiny.build_random_medgemma_4b(args.work / "model", "cuda")
     results = [run_precision(weights, p, None, args) for p in args.precisions]
     if args.adapter:
         adapter = build_adapter(weights, args.work / "adapter")
@@ -231,7 +159,7 @@ def main() -> int:
         "transformers": transformers.__version__,
         "python": platform.python_version(),
         "text_tokens": args.text_tokens,
-        "image_tokens": TOKENS_PER_IMAGE,
+        "image_tokens": tiny.MEDGEMMA_4B_IMAGE_TOKENS,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

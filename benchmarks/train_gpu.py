@@ -35,89 +35,6 @@ V2_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "training" / "medg
 PADCHEST = "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz"
 GiB = 1024**3
 
-# MedGemma-4B-it's config.json (Gemma 3 4B): text and vision towers.
-TEXT_4B = dict(
-    vocab_size=262_208,
-    hidden_size=2560,
-    intermediate_size=10_240,
-    num_hidden_layers=34,
-    num_attention_heads=8,
-    num_key_value_heads=4,
-    head_dim=256,
-    query_pre_attn_scalar=256,
-    sliding_window=1024,
-    max_position_embeddings=131_072,
-    rope_parameters={
-        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0},
-        "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
-    },
-)
-VISION_4B = dict(
-    hidden_size=1152,
-    intermediate_size=4304,
-    num_hidden_layers=27,
-    num_attention_heads=16,
-    image_size=896,
-    patch_size=14,
-    vision_use_head=False,
-)
-IMAGE_TOKENS_4B = 256
-
-
-def build_medgemma_4b(out: Path) -> Path:
-    """Save a random MedGemma-4B-shaped model (bf16 safetensors) and its processor."""
-    import torch
-    from transformers import (
-        Gemma3Config,
-        Gemma3ForConditionalGeneration,
-        Gemma3ImageProcessor,
-        Gemma3Processor,
-        Gemma3TextConfig,
-        GenerationConfig,
-        SiglipVisionConfig,
-    )
-
-    from explainmyxray.models.medgemma.tiny import build_tokenizer
-
-    if (out / "config.json").is_file():
-        return out
-    tokenizer = build_tokenizer()
-    ids = tokenizer.convert_tokens_to_ids
-    eos = [ids("<eos>"), ids("<end_of_turn>")]
-    special = dict(pad_token_id=ids("<pad>"), bos_token_id=ids("<bos>"), eos_token_id=eos)
-    config = Gemma3Config(
-        text_config=Gemma3TextConfig(**TEXT_4B, **special).to_dict(),
-        vision_config=SiglipVisionConfig(**VISION_4B).to_dict(),
-        mm_tokens_per_image=IMAGE_TOKENS_4B,
-        boi_token_index=ids("<start_of_image>"),
-        eoi_token_index=ids("<end_of_image>"),
-        image_token_index=ids("<image_soft_token>"),
-        **special,
-    )
-    torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device("cuda"):
-            model = Gemma3ForConditionalGeneration(config)
-    finally:
-        torch.set_default_dtype(previous)
-    model.generation_config = GenerationConfig(**special)
-    model.save_pretrained(out, safe_serialization=True)
-    image_processor = Gemma3ImageProcessor(
-        size={"height": 896, "width": 896}, image_mean=[0.5] * 3, image_std=[0.5] * 3
-    )
-    Gemma3Processor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        chat_template=tokenizer.chat_template,
-        image_seq_length=IMAGE_TOKENS_4B,
-    ).save_pretrained(out)
-    del model
-    gc.collect()
-    torch.cuda.empty_cache()
-    return out
-
 
 def build_data(work: Path, n_examples: int, image_size: int):
     """Real PadChest label rows (frontal) with random placeholder images, as training data."""
@@ -335,7 +252,9 @@ def main() -> int:
         data = build_data(args.work / "data-tiny", args.examples, image_size=64)
         args.device = args.device or "cpu"
     else:
-        base = build_medgemma_4b(args.work / "medgemma-4b-random")
+        from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b
+
+        base = build_random_medgemma_4b(args.work / "medgemma-4b-random", "cuda")
         data = build_data(args.work / "data", args.examples, image_size=1024)
     cap = None
     if torch.cuda.is_available() and not args.tiny:

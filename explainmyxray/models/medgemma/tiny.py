@@ -46,6 +46,35 @@ _SENTENCES = (
 )
 
 
+# MedGemma-4B-it's config.json (Gemma 3 4B): text and vision towers, for full-size random models.
+MEDGEMMA_4B_TEXT: dict = dict(
+    vocab_size=262_208,
+    hidden_size=2560,
+    intermediate_size=10_240,
+    num_hidden_layers=34,
+    num_attention_heads=8,
+    num_key_value_heads=4,
+    head_dim=256,
+    query_pre_attn_scalar=256,
+    sliding_window=1024,
+    max_position_embeddings=131_072,
+    rope_parameters={
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1_000_000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+    },
+)
+MEDGEMMA_4B_VISION: dict = dict(
+    hidden_size=1152,
+    intermediate_size=4304,
+    num_hidden_layers=27,
+    num_attention_heads=16,
+    image_size=896,
+    patch_size=14,
+    vision_use_head=False,
+)
+MEDGEMMA_4B_IMAGE_TOKENS = 256
+
+
 def training_text() -> list[str]:
     """The little radiology corpus the tiny tokenizer learns its merges from (the instruction is
     part of it, so that prompts take few tokens and the tests run fast)."""
@@ -189,3 +218,66 @@ def build_random_adapter(
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
     peft_model.save_pretrained(out_dir)
     return Path(out_dir)
+
+
+def build_random_medgemma_4b(out: Path, device: str = "cuda") -> Path:
+    """Save a MedGemma-4B-shaped model with random bf16 weights (safetensors) and its processor.
+
+    Built directly in bf16 on ``device``; the tokenizer is the tiny one (its ids fill the 4B
+    vocabulary's first rows). Memory and speed depend on the shapes, not on the weights' values.
+    Nothing is built when ``out`` already holds a ``config.json``.
+    """
+    import gc
+
+    import torch
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3ImageProcessor,
+        Gemma3Processor,
+        Gemma3TextConfig,
+        GenerationConfig,
+        SiglipVisionConfig,
+    )
+
+    out = Path(out)
+    if (out / "config.json").is_file():
+        return out
+    tokenizer = build_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    eos = [ids("<eos>"), ids("<end_of_turn>")]
+    special = dict(pad_token_id=ids("<pad>"), bos_token_id=ids("<bos>"), eos_token_id=eos)
+    config = Gemma3Config(
+        text_config=Gemma3TextConfig(**MEDGEMMA_4B_TEXT, **special).to_dict(),
+        vision_config=SiglipVisionConfig(**MEDGEMMA_4B_VISION).to_dict(),
+        mm_tokens_per_image=MEDGEMMA_4B_IMAGE_TOKENS,
+        boi_token_index=ids("<start_of_image>"),
+        eoi_token_index=ids("<end_of_image>"),
+        image_token_index=ids("<image_soft_token>"),
+        **special,
+    )
+    torch.manual_seed(0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            model = Gemma3ForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(previous)
+    model.generation_config = GenerationConfig(**special)
+    model.save_pretrained(out, safe_serialization=True)
+    side = MEDGEMMA_4B_VISION["image_size"]
+    image_processor = Gemma3ImageProcessor(
+        size={"height": side, "width": side}, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
+    Gemma3Processor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
+        image_seq_length=MEDGEMMA_4B_IMAGE_TOKENS,
+    ).save_pretrained(out)
+    del model
+    gc.collect()
+    if str(device).startswith("cuda"):
+        torch.cuda.empty_cache()
+    return out
