@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from explainmyxray.core.errors import ModelError
 
-from .generation import GenerationSettings
-from .prompt import chat_messages
+from .generation import GenerationSettings, prepare_inputs
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -45,27 +44,6 @@ def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar prompt length (longest first)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def _inputs(
-    runner: MedGemmaRunner, images: Sequence[Image.Image], prompts: Sequence[str], bucket: int
-) -> Any:
-    processor = runner.processor
-    texts = [
-        processor.apply_chat_template(chat_messages(p), add_generation_prompt=True, tokenize=False)
-        for p in prompts
-    ]
-    inputs = processor(
-        text=texts,
-        images=[[image] for image in images],
-        padding=True,
-        pad_to_multiple_of=bucket,
-        add_special_tokens=False,
-        return_tensors="pt",
-    ).to(runner.device)
-    if "pixel_values" in inputs:
-        inputs["pixel_values"] = inputs["pixel_values"].to(runner.compute_dtype)
-    return inputs
 
 
 def _config(runner: MedGemmaRunner, settings: GenerationSettings, fast: FastSettings) -> Any:
@@ -105,7 +83,7 @@ def generate_fast(
     if settings.do_sample and settings.seed is not None:
         torch.manual_seed(settings.seed)
     for batch in plan_batches(lengths, fast.batch_size):
-        inputs = _inputs(
+        inputs = prepare_inputs(
             runner, [images[i] for i in batch], [prompts[i] for i in batch], fast.bucket
         )
         with torch.inference_mode():

@@ -64,9 +64,16 @@ def to_pil(pixels: np.ndarray) -> Image.Image:
 
 
 def prepare_inputs(
-    runner: MedGemmaRunner, images: Sequence[Image.Image], prompts: Sequence[str]
+    runner: MedGemmaRunner,
+    images: Sequence[Image.Image],
+    prompts: Sequence[str],
+    pad_to_multiple_of: int | None = None,
 ) -> Any:
-    """Tokenized, left-padded chat inputs with pixel values, on the runner's device and dtype."""
+    """Tokenized, left-padded chat inputs with pixel values, on the runner's device and dtype.
+
+    With ``pad_to_multiple_of`` the batch is padded to a multiple of that many tokens (length
+    buckets, so that a compiled decoder sees few shapes).
+    """
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
     processor = runner.processor
@@ -74,11 +81,15 @@ def prepare_inputs(
         processor.apply_chat_template(chat_messages(p), add_generation_prompt=True, tokenize=False)
         for p in prompts
     ]
+    padding: dict[str, Any] = {}
+    if pad_to_multiple_of is not None:
+        padding["pad_to_multiple_of"] = pad_to_multiple_of
     # The chat template writes <bos> itself.
     inputs = processor(
         text=texts,
         images=[[image] for image in images],
         padding=True,
+        **padding,
         add_special_tokens=False,
         return_tensors="pt",
     )
