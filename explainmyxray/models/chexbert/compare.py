@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from ...core.case import Finding, FindingStatus, FindingVerdict, Verdict, Verification
+from ...core.case import Finding, FindingStatus, FindingVerdict, Verification
+from ...labeler.verify import judge
 from .labels import (
     CHEXPERT_LABELS,
     NO_FINDING,
@@ -46,17 +47,6 @@ def chexpert_targets(mapped: str | Sequence[str] | None) -> list[str]:
         return []
     names = [mapped] if isinstance(mapped, str) else list(mapped)
     return [n for n in (canonical_label(x) for x in names) if n is not None]
-
-
-def judge(reported: FindingStatus, read: FindingStatus | None) -> Verdict:
-    """The verdict on one reported status given the reader's status for its observation."""
-    if read is None:
-        return "not_mentioned"
-    if read == reported:
-        return "agree"
-    if {reported, read} == {"present", "absent"}:
-        return "contradicted"
-    return "unsupported"
 
 
 def merge_readings(model: LabelReading, rules: LabelReading) -> tuple[LabelReading, dict[str, str]]:
