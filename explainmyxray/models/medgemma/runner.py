@@ -6,7 +6,6 @@ Precisions: ``nf4`` (bitsandbytes 4-bit NormalFloat with double quantization, bf
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from explainmyxray.core.errors import ConfigError, ModelError
 from explainmyxray.core.plugin_api import LoadRequest, ModelSpec
 from explainmyxray.registry.weights import explain_missing
 
+from ..host_memory import release_memory
 from .prompt import CHAT_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,9 @@ class MedGemmaRunner:
         self.weights, self.adapter = weights, adapter_path
 
     def unload(self) -> None:
-        on_cuda = str(self.device).startswith("cuda")
         self.model = None
         self.processor = None
-        gc.collect()
-        if on_cuda:
-            import torch
-
-            torch.cuda.empty_cache()
+        release_memory(self.device)
 
     def park(self) -> int:
         """Move the weights to pinned host memory (bf16/fp32 only: 4-bit layers stay put)."""
