@@ -25,8 +25,7 @@ from explainmyxray.core.case import Case, Grounding
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, ModelError
 from explainmyxray.core.plugin_api import LoadRequest, ModelRequest, ModelSpec
-from explainmyxray.models.host_memory import release_memory
-from explainmyxray.models.parking import ParksSegmenterNet
+from explainmyxray.models.segmenter_runner import SegmenterRunner
 
 PLUGIN = "litemedsam"
 MODEL = "litemedsam"
@@ -76,16 +75,8 @@ def model_requests(options: LiteMedSAMOptions) -> list[ModelRequest]:
     ]
 
 
-class LiteMedSAMRunner(ParksSegmenterNet):
+class LiteMedSAMRunner(SegmenterRunner):
     """Loads LiteMedSAM (fp32); :attr:`model` is the loaded :class:`LiteMedSAM`."""
-
-    def __init__(self) -> None:
-        self.model: Any = None
-        self.device: str | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self.model is not None
 
     def load(self, request: LoadRequest) -> None:
         from explainmyxray.anatomy.litemedsam import LiteMedSAM
@@ -94,12 +85,6 @@ class LiteMedSAMRunner(ParksSegmenterNet):
             raise ConfigError(f"LiteMedSAM runs in fp32 only, not {request.precision!r}")
         self.model = LiteMedSAM.load(request.weights, device=request.device)
         self.device = request.device
-
-    def unload(self) -> None:
-        if self.model is not None:
-            self.model.close()
-        self.model = None
-        release_memory(self.device)
 
     def _require(self) -> Any:
         if self.model is None:

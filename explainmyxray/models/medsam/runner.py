@@ -14,7 +14,7 @@ from typing import Any
 from ...core.errors import ConfigError, ModelError
 from ...core.plugin_api import LoadRequest
 from ..host_memory import release_memory
-from ..parking import ParksSegmenterNet
+from ..segmenter_runner import SegmenterRunner
 
 CHECKPOINT_NAME = "medsam_vit_b.pth"
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -70,16 +70,8 @@ def load_network(path: Path, architecture: str = "vit_b") -> Any:
     return network
 
 
-class MedSAMRunner(ParksSegmenterNet):
+class MedSAMRunner(SegmenterRunner):
     """A loadable MedSAM; :attr:`model` is the loaded :class:`~.segmenter.MedSAM`."""
-
-    def __init__(self) -> None:
-        self.model: Any = None
-        self.device: str | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self.model is not None
 
     def load(self, request: LoadRequest) -> None:
         import torch
@@ -99,12 +91,6 @@ class MedSAMRunner(ParksSegmenterNet):
         self.model = MedSAM(network, request.device, resize)
         self.device = request.device
         release_memory(request.device)
-
-    def unload(self) -> None:
-        if self.model is not None:
-            self.model.close()
-        self.model = None
-        release_memory(self.device)
 
     def _require(self) -> Any:
         if self.model is None or self.model.net is None:
