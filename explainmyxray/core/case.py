@@ -219,6 +219,9 @@ class Case(Record):
     quality: list[QualityFlag] = Field(default_factory=list)
     retrieved: list[RetrievedCase] = Field(default_factory=list)
     report: StructuredReport | None = None
+    candidates: list[StructuredReport] = Field(default_factory=list)
+    """Every report a generate step wrote, in step order; ``report`` is the last one. An
+    ensemble's consensus step reads the candidates and writes the combined report."""
     anatomy: list[Region] = Field(default_factory=list)
     groundings: list[Grounding] = Field(default_factory=list)
     verification: list[Verification] = Field(default_factory=list)

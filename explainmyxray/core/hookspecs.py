@@ -92,7 +92,9 @@ def retrieve(cases: Sequence[Case], step: StepContext) -> list[list[RetrievedCas
 def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
     """Write the structured report of each case (``case.retrieved`` may serve as context).
 
-    Called on the named plugin; returns one report per case. A plugin that has nothing to say
+    Called on the named plugin; returns one report per case. Each becomes ``case.report`` and
+    is appended to ``case.candidates``, so a later generate step (an ensemble's consensus) can
+    read what earlier generators wrote. A plugin that has nothing to say
     for a case (no weights, no supplied report) returns a report with a warning, not ``None``.
     """
 

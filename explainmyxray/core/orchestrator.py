@@ -57,6 +57,7 @@ def _apply_retrieved(case: Case, value: Any) -> None:
 
 
 def _apply_report(case: Case, value: Any) -> None:
+    case.candidates.append(value)
     case.report = value
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from explainmyxray import hookimpl
+from explainmyxray.core.case import Case
 from explainmyxray.core.orchestrator import Orchestrator
 from explainmyxray.pipelines.loader import parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
@@ -220,3 +221,31 @@ def test_a_sidecar_report_is_supplied_to_the_case(tmp_path):
     (doc,) = reports(tmp_path / "out").values()
     assert doc["report"]["text"] == "FINDINGS: cardiomegaly"
     assert textwrap.dedent(doc["supplied_report"]) == "FINDINGS: cardiomegaly"
+
+
+def test_every_generate_step_is_kept_as_a_candidate(tmp_path):
+    from explainmyxray.core.case import Finding, StructuredReport
+
+    class Second:
+        @hookimpl
+        def register_stages(self, register):
+            register("generate")
+
+        @hookimpl
+        def generate(self, cases, step):
+            return [
+                StructuredReport(findings=[Finding(label="nodule")], source="second") for _ in cases
+            ]
+
+    host = PluginHost(
+        builtins={}, discover=False, extra_plugins=[*fake_plugins(), ("second", Second())]
+    )
+    pipeline = parse_pipeline(
+        "name: two\ndevice: cpu\nbudget: {cpu: 1GiB}\nstages:\n"
+        "  - {stage: preprocess, plugin: reader}\n  - {stage: generate, plugin: writer}\n"
+        "  - {stage: generate, plugin: second}\n",
+        host,
+    )
+    (case,) = Orchestrator(host, pipeline).run_batch([Case(id="a", source="a.png")])
+    assert [c.source for c in case.candidates] == ["writer-a", "second"]
+    assert case.report is case.candidates[-1]
