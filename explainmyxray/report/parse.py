@@ -74,6 +74,15 @@ _HEADER = re.compile(
     r"^\s*(?:#{1,6}\s*)?[*_]{0,2}\s*(?P<name>[A-Za-z][A-Za-z ]{1,30}?)\s*[*_]{0,2}\s*"
     r"(?::|\s[-–—]\s|$)[*_]{0,2}\s*(?P<rest>.*)$"
 )
+# A section header that follows a sentence on the same line ("... effusion. IMPRESSION: ...").
+_INLINE_HEADER = re.compile(
+    r"(?<=[.;!?])\s+(?=(?:"
+    + "|".join(sorted((*_SECTION_ALIASES, *_OTHER_SECTIONS), key=len, reverse=True))
+    + r")\s*:)",
+    re.IGNORECASE,
+)
+# "biapical", "bibasilar": both sides of a zone, as two location words the parser knows.
+_BILATERAL_PREFIX = re.compile(r"\bbi(apical|basal|basilar|hilar)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•·–—+>]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
 _EMPTY_ITEMS = {EMPTY_ITEM, "none", "nil", "n a", "na", "not applicable", "no locations"}
 _ITEM_SEPARATORS = re.compile(r"\s*(?::|\s[-–—]\s|->|→|=>)\s*")
@@ -442,6 +451,7 @@ class _Reader:
     def _split_sections(self, text: str) -> dict[Section, list[str]]:
         sections: dict[Section, list[str]] = {}
         current: Section = "preamble"
+        text = _BILATERAL_PREFIX.sub(r"bilateral \1", _INLINE_HEADER.sub("\n", text))
         for raw in text.splitlines():
             if not raw.strip():
                 continue

@@ -210,3 +210,20 @@ def test_rewritten_phrasings() -> None:
     found = by_label(parse_report("Costophrenic angles are sharp. Normal heart size."))
     assert found["costophrenic angle blunting"].status == "absent"
     assert found["cardiomegaly"].status == "absent"
+
+
+def test_a_section_header_inside_a_line_starts_its_section():
+    report = parse_report(
+        "FINDINGS: Cardiomegaly. No pneumothorax. IMPRESSION: Cardiomegaly, no acute change."
+    )
+    assert [(f.label, f.status) for f in report.findings] == [
+        ("cardiomegaly", "present"),
+        ("pneumothorax", "absent"),
+    ]
+    assert report.impression == "Cardiomegaly, no acute change."
+
+
+def test_bi_prefixed_zones_are_bilateral():
+    (finding,) = parse_report("Mild biapical pleural thickening.").findings
+    assert finding.label == "apical pleural thickening"
+    assert finding.locations == ["loc bilateral"]
