@@ -49,12 +49,19 @@ def register_stages(register: StageRegistrar) -> None:
 
     Called once per plugin at host start-up, with a ``register`` callback bound to that plugin::
 
-        register("generate", options=MedGemmaOptions, models=lambda opts: [opts.model])
+        register(
+            "generate",
+            options=MedGemmaOptions,
+            models=lambda opts: [ModelRequest(opts.model, precision=opts.precision)],
+            description="MedGemma-4B writes a PadChest report",
+        )
 
     ``options`` is a pydantic model (use ``extra="forbid"``) that validates the step's ``options``
-    mapping in the pipeline file; ``models`` maps validated options to the names of the models the
-    step needs, so the planner can budget memory before anything loads. A plugin that does not
-    register a stage cannot be named for it in a pipeline. All implementations are called.
+    mapping in the pipeline file; ``models`` maps validated options to the
+    :class:`~explainmyxray.core.plugin_api.ModelRequest` s the step needs (name, precision or
+    ``"auto"``, weights as a ``Path``, workspace bytes), so the planner can budget memory before
+    anything loads. A plugin that does not register a stage cannot be named for it in a
+    pipeline. All implementations are called, each with a ``register`` bound to its plugin.
     """
 
 
