@@ -96,6 +96,9 @@ class Finding(Record):
     evidence: str | None = None
     known: bool = True
     sources: list[str] = Field(default_factory=list)
+    votes: dict[str, FindingStatus] = Field(default_factory=dict)
+    """In an ensemble's consensus report: each generator's status for this finding (generators
+    that said nothing about it are absent; a vote the arbiter struck out is still shown here)."""
 
 
 class StructuredReport(Record):
