@@ -190,15 +190,18 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
     return results  # type: ignore[return-value]
 
 
-def report_from_text(text: str) -> StructuredReport:
-    """The structured report of one answer; the raw answer stays in ``text``."""
+def report_from_text(text: str, source: str = SOURCE) -> StructuredReport:
+    """The structured report of one answer; the raw answer stays in ``text``.
+
+    ``source`` names the generator (other generator plugins reuse this parsing path).
+    """
     if not text.strip():
-        return StructuredReport(text=text, source=SOURCE, warnings=[EMPTY_ANSWER])
+        return StructuredReport(text=text, source=source, warnings=[EMPTY_ANSWER])
     from explainmyxray.report.parse import parse_report
 
-    report = parse_report(text, source=SOURCE)
-    if report.text != text or report.source != SOURCE:
-        report = report.model_copy(update={"text": text, "source": SOURCE})
+    report = parse_report(text, source=source)
+    if report.text != text or report.source != source:
+        report = report.model_copy(update={"text": text, "source": source})
     return report
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from explainmyxray.core.errors import ModelError
 
+from ..generation_common import generate_and_decode
 from .prompt import chat_messages
 
 if TYPE_CHECKING:
@@ -106,20 +107,9 @@ def generate_batch(
     gen_config: GenerationSettings,
 ) -> list[str]:
     """One decoded answer per (image, prompt) pair, generated together as one batch."""
-    import torch
-
     if not images:
         return []
     if not runner.loaded:
         raise ModelError(f"model {runner.spec.name!r} is not loaded")
     inputs = prepare_inputs(runner, images, prompts)
-    if gen_config.do_sample and gen_config.seed is not None:
-        torch.manual_seed(gen_config.seed)
-    with torch.inference_mode():
-        output = runner.model.generate(
-            **inputs, generation_config=gen_config.to_transformers(runner.model)
-        )
-    # Left padding puts every prompt's end at the same column; what follows is new.
-    new_tokens = output[:, inputs["input_ids"].shape[1] :]
-    texts = runner.processor.batch_decode(new_tokens, skip_special_tokens=True)
-    return [t.strip() for t in texts]
+    return generate_and_decode(runner.model, runner.processor, inputs, gen_config)

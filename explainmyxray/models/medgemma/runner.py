@@ -99,7 +99,7 @@ class MedGemmaRunner:
             "use_safetensors": True,
         }
         if precision == "nf4":
-            kwargs["quantization_config"] = _nf4_config()
+            kwargs["quantization_config"] = nf4_config()
         model = Gemma3ForConditionalGeneration.from_pretrained(weights, **kwargs)
         if adapter_path is not None:
             model = _with_adapter(model, adapter_path)
@@ -143,7 +143,8 @@ class MedGemmaRunner:
         return len(self.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _nf4_config():
+def nf4_config():
+    """bitsandbytes 4-bit NormalFloat with double quantization and bf16 compute."""
     import torch
     from transformers import BitsAndBytesConfig
 
