@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "metrics": "explainmyxray.plugins.score_metrics",
     "biomedclip": "explainmyxray.plugins.retrieve_biomedclip",
     "medgemma": "explainmyxray.plugins.generate_medgemma",
+    "paligemma": "explainmyxray.plugins.generate_paligemma",
     "chexbert": "explainmyxray.plugins.verify_chexbert",
     "radgraph": "explainmyxray.plugins.score_radgraph",
 }
