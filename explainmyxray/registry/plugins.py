@@ -37,6 +37,7 @@ BLOCK_ENV = "EXPLAINMYXRAY_DISABLE_PLUGINS"
 DEFAULT_PLUGINS: dict[str, str] = {
     "image": "explainmyxray.plugins.preprocess_image",
     "supplied-report": "explainmyxray.plugins.generate_supplied",
+    "consensus": "explainmyxray.plugins.generate_consensus",
     "labeler": "explainmyxray.plugins.verify_labeler",
     "litemedsam": "explainmyxray.plugins.localize_litemedsam",
     "medsam": "explainmyxray.plugins.localize_medsam",
