@@ -81,7 +81,7 @@ def process_rss() -> int | None:
         import psutil
 
         return int(psutil.Process().memory_info().rss)
-    except Exception:
+    except (ImportError, OSError):
         return None
 
 

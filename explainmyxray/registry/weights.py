@@ -36,7 +36,7 @@ def locate_weights(spec: ModelSpec) -> Path | None:
         return None
     try:
         path = _hub_snapshot(spec, local_only=True)
-    except Exception:
+    except (ImportError, OSError, ValueError):  # no huggingface_hub, or not in the cache
         return None
     return path if not missing_files(spec, path) else None
 
