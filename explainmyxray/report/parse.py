@@ -337,19 +337,19 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p, re.IGNORECASE), r)
     for p, r in [
         (
-            r"\b(?:normal|unremarkable)\s+(?:heart size|heart|cardiac size|cardiac silhouette"
-            r"|cardiomediastinal silhouette|cardiomediastinal contours?)\b",
+            r"\b(?:the\s+)?(?:normal|unremarkable)\s+(?:heart size|heart|cardiac size"
+            r"|cardiac silhouette|cardiomediastinal silhouette|cardiomediastinal contours?)\b",
             " no cardiomegaly ",
         ),
         (
-            r"\b(?:heart size|heart|cardiac size|cardiac silhouette|cardiomediastinal silhouette"
-            r"|cardiomediastinal contours?)\s+(?:is|are|appears|remains)?\s*(?:normal|"
-            r"within normal limits|not enlarged|unremarkable|stable|upper limits? of normal)",
+            r"\b(?:the\s+)?(?:heart size|heart|cardiac size|cardiac silhouette"
+            r"|cardiomediastinal silhouette|cardiomediastinal contours?)"
+            r"\s+(?:is|are|appears|remains)?\s*(?:normal|within normal limits|not enlarged|unremarkable|stable|upper limits? of normal)",
             " no cardiomegaly ",
         ),
         (
-            r"\b(?:heart size|heart|cardiac size|cardiac silhouette)\s+(?:is|appears|remains)?\s*"
-            r"(?:mildly|moderately|markedly|severely|slightly|borderline)?\s*"
+            r"\b(?:the\s+)?(?:heart size|heart|cardiac size|cardiac silhouette)"
+            r"\s+(?:is|appears|remains)?\s*(?:mildly|moderately|markedly|severely|slightly|borderline)?\s*"
             r"(?:enlarged|increased|large)\b",
             " cardiomegaly ",
         ),

@@ -227,3 +227,9 @@ def test_bi_prefixed_zones_are_bilateral():
     (finding,) = parse_report("Mild biapical pleural thickening.").findings
     assert finding.label == "apical pleural thickening"
     assert finding.locations == ["loc bilateral"]
+
+
+def test_a_rewritten_phrase_keeps_the_reports_own_words_as_evidence():
+    (finding,) = parse_report("The heart size is normal.").findings
+    assert (finding.label, finding.status) == ("cardiomegaly", "absent")
+    assert finding.evidence == "The heart size is normal"
