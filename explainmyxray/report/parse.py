@@ -344,7 +344,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"\b(?:the\s+)?(?:heart size|heart|cardiac size|cardiac silhouette"
             r"|cardiomediastinal silhouette|cardiomediastinal contours?)"
-            r"\s+(?:is|are|appears|remains)?\s*(?:normal|within normal limits|not enlarged|unremarkable|stable|upper limits? of normal)",
+            r"\s+(?:is|are|appears|remains)?\s*(?:normal|within normal limits|not enlarged"
+            r"|unremarkable|stable|upper limits? of normal)",
             " no cardiomegaly ",
         ),
         (
