@@ -35,6 +35,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 GiB = 1024**3
+TINY_BERT = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+}
 REPORT_WORDS = [
     "no",
     "the",
@@ -158,11 +164,6 @@ def prepare_inputs(source: Path, work: Path, n: int) -> tuple[list[Path], Path]:
 
 def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     """Random-weight checkpoints in the layouts the plugins load."""
-    import torch
-    from transformers import BertConfig
-
-    from explainmyxray.models.chexbert.network import CheXbertNetwork
-
     models = work / "models"
     models.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}
@@ -172,12 +173,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
 
         out["medgemma"] = build_tiny_medgemma(models / "medgemma")
         out["biomedclip"] = build_tiny_biomedclip(models / "biomedclip")
-        bert = {
-            "hidden_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 128,
-        }
+        bert = TINY_BERT
     else:
         from retrieval_gpu import random_folder
 
@@ -186,6 +182,22 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
         out["medgemma"] = build_random_medgemma_4b(models / "medgemma", "cuda")
         out["biomedclip"] = random_folder(models / "biomedclip")
         bert = {}
+    out["chexbert"], out["bert-tokenizer"] = build_chexbert(models, bert)
+    return out
+
+
+def build_chexbert(models: Path, bert: dict[str, int]) -> tuple[Path, Path]:
+    """A random CheXbert checkpoint in the published layout and a BERT tokenizer folder.
+
+    ``bert`` overrides bert-base-uncased's sizes (empty: the real size). Returns the checkpoint
+    and the tokenizer folder (which also holds the BERT ``config.json``).
+    """
+    import torch
+    from transformers import BertConfig
+
+    from explainmyxray.models.chexbert.network import CheXbertNetwork
+
+    models.mkdir(parents=True, exist_ok=True)
     tokenizer = models / "bert-tokenizer"
     tokenizer.mkdir(exist_ok=True)
     # bert-base-uncased's size and special tokens; the words themselves do not matter here
@@ -201,9 +213,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     network = CheXbertNetwork(config)
     state = {f"module.{k}": v for k, v in network.state_dict().items()}
     torch.save({"model_state_dict": state}, models / "chexbert.pth")
-    out["chexbert"] = models / "chexbert.pth"
-    out["bert-tokenizer"] = tokenizer
-    return out
+    return models / "chexbert.pth", tokenizer
 
 
 def pipeline_yaml(work: Path, models: dict[str, Path], index: Path, args) -> Path:
