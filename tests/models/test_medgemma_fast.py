@@ -11,6 +11,7 @@ from explainmyxray.models.medgemma.fast import FastSettings, generate_fast, plan
 from explainmyxray.models.medgemma.generation import (
     GenerationSettings,
     generate_batch,
+    prepare_inputs,
     to_pil,
 )
 from explainmyxray.models.medgemma.runner import MedGemmaRunner
@@ -59,3 +60,28 @@ def test_park_and_restore_keep_the_answers(runner):
     assert runner.park() > 0
     runner.restore("cpu")
     assert generate_batch(runner, [image], ["Report."], settings) == before
+
+
+def _frequent_token(runner, images, prompts, settings) -> int:
+    """A token the tiny model writes in the middle of an answer, to serve as an extra EOS."""
+    inputs = prepare_inputs(runner, images[:1], prompts[:1])
+    new = runner.model.generate(**inputs, generation_config=settings.to_transformers(runner.model))
+    return int(new[0, inputs["input_ids"].shape[1] + 3])
+
+
+@pytest.mark.parametrize("min_new_tokens", [None, 8])
+def test_rows_ending_early_match_the_plain_path(runner, monkeypatch, min_new_tokens):
+    rng = np.random.default_rng(2)
+    images = [to_pil(rng.random((40, 40 + 8 * i), dtype=np.float32)) for i in range(3)]
+    prompts = ["Report.", "Chest X-ray, frontal.", "Describe the lungs."]
+    settings = GenerationSettings(max_new_tokens=24, min_new_tokens=min_new_tokens)
+    eos = _frequent_token(runner, images, prompts, settings)
+    full = generate_fast(runner, images, prompts, GenerationSettings(max_new_tokens=24))
+    monkeypatch.setattr(runner.model.generation_config, "eos_token_id", [1, eos])
+    plain = [
+        generate_batch(runner, [im], [p], settings)[0]
+        for im, p in zip(images, prompts, strict=True)
+    ]
+    fast = generate_fast(runner, images, prompts, settings, FastSettings(batch_size=2, bucket=8))
+    assert fast == plain
+    assert any(len(a) < len(b) for a, b in zip(plain, full, strict=True)), "no row ended early"
