@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import platform
 import shutil
 import sys
@@ -443,7 +444,7 @@ def main() -> int:
     parser.add_argument("--baseline-images", type=int, default=3)
     parser.add_argument(
         "--sweep",
-        default="bf16:16:eager,bf16:16,bf16:24,nf4:32,bf16:32",
+        default="bf16:16,bf16:16:eager,bf16:24,nf4:32,bf16:32",
         help="precision:batch[:eager] for the fast-path throughput sweep (eager: no CUDA graph)",
     )
     parser.add_argument("--device", default="cuda")
@@ -464,6 +465,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.work = args.work.resolve()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("explainmyxray.models.static_decoding").setLevel(logging.INFO)
     phases = set(args.phases.split(","))
 
     import torch

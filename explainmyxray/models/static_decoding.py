@@ -72,6 +72,7 @@ class StaticDecoder:
         pad_token_id: int,
         min_new_tokens: int = 0,
         cuda_graph: bool = True,
+        vision_chunk: int | None = None,
     ) -> None:
         import torch
 
@@ -87,6 +88,7 @@ class StaticDecoder:
         self.graph: Any = None
         self.graph_error: str | None = None
         self.min_new_tokens = min_new_tokens
+        self.vision_chunk = vision_chunk
         self.token = torch.zeros((batch, 1), dtype=torch.long, device=device)
         self.position = torch.zeros((batch, 1), dtype=torch.long, device=device)
         self.mask = torch.ones((batch, length), dtype=torch.long, device=device)
@@ -137,6 +139,8 @@ class StaticDecoder:
             )
         self.cache.reset()
         positions = (attention.long().cumsum(-1) - 1).masked_fill(attention == 0, 0)
+        if self.vision_chunk and "pixel_values" in inputs:
+            inputs = embed_images(self.model, inputs, self.vision_chunk)
         output = self.model(
             **inputs,
             position_ids=positions,
@@ -175,6 +179,9 @@ class StaticDecoder:
         for tensor, value in zip(state, saved, strict=True):
             tensor.copy_(value)
         self.graph = graph
+        log.info(
+            "decoding step captured as a CUDA graph (batch %d, cache %d)", self.batch, self.length
+        )
 
     def _advance(self) -> None:
         if self.use_graph and self.graph is None:
@@ -202,6 +209,39 @@ class StaticDecoder:
                     break
                 self._advance()
             return self.out.clone()
+
+
+def embed_images(model: Any, inputs: Any, chunk: int) -> dict[str, Any]:
+    """``inputs`` with the images already merged into ``inputs_embeds``, the vision tower run
+    ``chunk`` images at a time (its activations at 896 px are what a whole batch cannot afford).
+
+    Does what the model's own forward does with ``pixel_values`` (Gemma 3, PaliGemma): image
+    features scattered over the image-token positions of the text embeddings.
+    """
+    import torch
+
+    rest = {k: v for k, v in inputs.items() if k not in ("pixel_values", "input_ids")}
+    pixels, ids = inputs["pixel_values"], inputs["input_ids"]
+    features = torch.cat(
+        [
+            model.get_image_features(pixels[i : i + chunk], return_dict=True).pooler_output
+            for i in range(0, pixels.shape[0], chunk)
+        ]
+    )
+    image_token = model.config.image_token_id
+    is_image = ids == image_token
+    embedding = model.get_input_embeddings()
+    if image_token >= embedding.num_embeddings:  # an out-of-vocabulary placeholder id
+        ids = ids.masked_fill(is_image, 0)
+    embeds = embedding(ids)
+    features = features.to(embeds.device, embeds.dtype)
+    if int(is_image.sum()) * embeds.shape[-1] != features.numel():
+        raise ValueError(
+            f"{int(is_image.sum())} image tokens in the prompts but {features.shape[0]} x "
+            f"{features.shape[1]} image features"
+        )
+    rest["inputs_embeds"] = embeds.masked_scatter(is_image.unsqueeze(-1), features)
+    return rest
 
 
 def pad_rows(inputs: Any, rows: int) -> Any:

@@ -37,6 +37,8 @@ class FastSettings:
     bucket: int = 64
     cuda_graph: bool = True
     """Replay the decoding step as a CUDA graph (CUDA only; the CPU decodes eagerly)."""
+    vision_chunk: int | None = 4
+    """Images per vision-tower pass in the prefill (None: the whole batch at once)."""
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -77,6 +79,7 @@ class FastGenerator:
                 pad_token_id=pad,
                 min_new_tokens=self.settings.min_new_tokens or 0,
                 cuda_graph=self.fast.cuda_graph,
+                vision_chunk=self.fast.vision_chunk,
             )
         return self.decoder
 
