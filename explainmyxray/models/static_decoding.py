@@ -12,10 +12,8 @@ The answers are the plain path's: the same left-padded inputs, position ids
 ``generate`` with greedy decoding. ``tests/models/test_medgemma_fast.py`` checks equality on
 the CPU, where the same step runs eagerly.
 
-Sliding-window layers are given full-length static layers when the whole cache fits inside the
-window (a report is far shorter than Gemma 3's 1,024-token window): attention is then exactly
-causal, and the cache has no Python-side state that a graph would freeze. Longer caches keep
-transformers' sliding layers and decode eagerly.
+Sliding-window layers get full-length static layers (see :func:`static_cache`), so the cache has
+no Python-side state that a graph would freeze, whatever the prompt length.
 """
 
 from __future__ import annotations
@@ -40,17 +38,19 @@ def _forward_parameters(model: Any) -> set[str]:
     return set(inspect.signature(model.forward).parameters)
 
 
-def static_cache(model: Any, length: int) -> tuple[Any, bool]:
-    """A static cache of ``length`` tokens; True when every layer is a plain (graph-safe) one."""
+def static_cache(model: Any, length: int) -> Any:
+    """A static cache of ``length`` tokens in every layer, sliding-window layers included.
+
+    transformers' sliding static layers keep a Python counter that a CUDA graph would freeze;
+    full-length layers have none, and the sliding-window mask transformers builds for them
+    (window constraint on absolute positions) keeps the attention exactly what it was.
+    """
     from transformers import StaticCache
     from transformers.cache_utils import StaticLayer
 
     cache = StaticCache(config=model.config, max_cache_len=length)
-    window = getattr(model.config.get_text_config(), "sliding_window", None)
-    if window is None or length <= window:
-        cache.layers = [StaticLayer(max_cache_len=length) for _ in cache.layers]
-        return cache, True
-    return cache, False
+    cache.layers = [StaticLayer(max_cache_len=length) for _ in cache.layers]
+    return cache
 
 
 class StaticDecoder:
@@ -83,8 +83,8 @@ class StaticDecoder:
             "cache" if "cache" in _forward_parameters(model) else "past_key_values"
         )
         self.batch, self.length, self.max_new_tokens = batch, length, max_new_tokens
-        self.cache, graph_safe = static_cache(model, length)
-        self.use_graph = cuda_graph and graph_safe and device.type == "cuda"
+        self.cache = static_cache(model, length)
+        self.use_graph = cuda_graph and device.type == "cuda"
         self.graph: Any = None
         self.graph_error: str | None = None
         self.min_new_tokens = min_new_tokens
