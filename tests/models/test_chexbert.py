@@ -503,8 +503,9 @@ def test_plugin_registers_its_stage_and_model_and_runs_through_the_model_manager
 def test_spec_memory_estimate_matches_bert_base():
     spec = chexbert_spec()
     params = 109_523_766  # bert-base-uncased with pooler + 13 x 4 + 1 x 2 head outputs
-    assert spec.memory_bytes["fp32"] == pytest.approx(params * 4, rel=0.05)
-    assert spec.memory_bytes["fp16"] == pytest.approx(params * 2, rel=0.05)
+    # the registry holds GPU measurements: parameter bytes plus the allocator's rounding
+    assert spec.memory_bytes["fp32"] == pytest.approx(params * 4, rel=0.10)
+    assert spec.memory_bytes["fp16"] == pytest.approx(params * 2, rel=0.10)
     assert spec.default_precision == "fp32"
 
 

@@ -116,8 +116,13 @@ def test_memory_estimates_follow_the_real_configs_parameter_count():
     )
     assert linear == spec_mod.LINEAR_PARAMETERS
     memory = spec_mod.PALIGEMMA2_3B_896_MEMORY
-    assert memory["bf16"] == 2 * spec_mod.PARAMETERS and memory["fp32"] == 2 * memory["bf16"]
-    assert 2.3e9 < memory["nf4"] < 2.6e9
+    # GPU measurements: the parameters' bytes plus at most a little allocator rounding
+    assert memory["bf16"] == pytest.approx(2 * spec_mod.PARAMETERS, rel=0.01)
+    assert memory["fp32"] == pytest.approx(4 * spec_mod.PARAMETERS, rel=0.01)
+    nf4 = spec_mod.LINEAR_PARAMETERS * spec_mod.NF4_BYTES_PER_WEIGHT + 2 * (
+        spec_mod.PARAMETERS - spec_mod.LINEAR_PARAMETERS
+    )
+    assert memory["nf4"] == pytest.approx(nf4, rel=0.02)
 
 
 def test_options_map_to_one_model_request_with_workspace(tmp_path):

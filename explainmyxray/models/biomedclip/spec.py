@@ -32,7 +32,8 @@ MiB = 1024**2
 
 BIOMEDCLIP = "biomedclip"
 BIOMEDCLIP_HUB_ID = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
-MEMORY_BYTES = {"fp32": 801_767_424, "fp16": 410_120_192, "bf16": 409_927_680}
+# measured on an NVIDIA H200 by benchmarks/gpu_models.py (results/gpu_models.json)
+MEMORY_BYTES = {"fp32": 786_193_920, "fp16": 406_667_264, "bf16": 406_667_264}
 WORKSPACE_PER_ITEM = {"fp32": 96 * MiB, "fp16": 48 * MiB, "bf16": 48 * MiB}
 FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin", "vocab.txt", "tokenizer*")
 

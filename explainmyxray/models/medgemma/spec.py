@@ -15,11 +15,8 @@ the Hub from the offline machine this was written on, so ``explainmyxray models 
 first place it is verified."""
 
 GB = 10**9
-MEDGEMMA_4B_MEMORY = {
-    "bf16": int(8.6 * GB),  # measured on an H100 after loading
-    "nf4": int(3.25 * GB),  # measured on an H100 after loading (bitsandbytes, double quant)
-    "fp32": int(17.2 * GB),  # not measured: twice bf16
-}
+# measured on an NVIDIA H200 by benchmarks/gpu_models.py (results/gpu_models.json)
+MEDGEMMA_4B_MEMORY = {"bf16": 8_600_260_096, "nf4": 3_229_434_368, "fp32": 17_200_358_400}
 """Resident bytes once loaded, best precision first (the planner's ``auto`` takes the first that
 fits). Activations and the KV cache are not included; the step reserves them as workspace."""
 

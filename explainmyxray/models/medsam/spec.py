@@ -17,8 +17,9 @@ from .runner import CHECKPOINT_NAME, MedSAMRunner
 
 MiB = 1024**2
 
-MEMORY_BYTES = {"fp32": 384 * MiB, "fp16": 200 * MiB, "bf16": 200 * MiB}
-"""Resident size once loaded on CPU (torch 2.14, 2-core machine): the growth of the process RSS
+MEMORY_BYTES = {"fp32": 374_956_544, "fp16": 202_034_176, "bf16": 202_034_176}
+"""Resident size on the GPU, measured on an NVIDIA H200 by ``benchmarks/gpu_models.py``
+(``results/gpu_models.json``). On the CPU (torch 2.14, 2-core machine) the growth of the process RSS
 across :meth:`MedSAMRunner.load` of a random-weight ViT-B checkpoint
 (``benchmarks/medsam_memory.py``, results in ``benchmarks/results/medsam_memory.json``):
 380,739,584 bytes in fp32 (93,735,472 parameters; 374,942,936 bytes of tensors), 201,658,368 in

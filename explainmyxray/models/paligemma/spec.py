@@ -23,15 +23,11 @@ NF4_BYTES_PER_WEIGHT = 0.5 + 1 / 64 + 4 / (64 * 256)
 """4 bits a weight, one 8-bit absmax per block of 64, one fp32 constant per 256 blocks (double
 quantization)."""
 
-PALIGEMMA2_3B_896_MEMORY = {
-    "bf16": 2 * PARAMETERS,  # 6.07 GB
-    "nf4": int(LINEAR_PARAMETERS * NF4_BYTES_PER_WEIGHT) + 2 * (PARAMETERS - LINEAR_PARAMETERS),
-    "fp32": 4 * PARAMETERS,  # 12.15 GB
-}
-"""Bytes of the weights once loaded, computed from the parameter counts above (not measured on a
-GPU: no CUDA context, allocator slack or buffers). bf16 is the default: 6 GB fits beside
-MedGemma on one card, and 4-bit costs the small model more accuracy than it saves memory
-(about 2.45 GB at nf4)."""
+# measured on an NVIDIA H200 by benchmarks/gpu_models.py (results/gpu_models.json);
+# the parameter counts above give 6.07 / 2.45 / 12.15 GB
+PALIGEMMA2_3B_896_MEMORY = {"bf16": 6_073_432_064, "nf4": 2_456_634_880, "fp32": 12_146_703_872}
+"""Bytes of the loaded weights. bf16 is the default: 6 GB fits beside MedGemma on one card, and
+4-bit costs the small model more accuracy than it saves memory."""
 
 IMAGE_TOKENS = 4096
 """(896 / 14)^2 SigLIP patches, each one token of the prefix."""
