@@ -343,6 +343,25 @@ def print_table(report: dict[str, Any]) -> None:
     Console().print(table)
 
 
+def preflight(need_bitsandbytes: bool) -> None:
+    """Import what training needs before anything slow is built; name what is missing."""
+    import importlib
+
+    names = ["trl", "datasets", "pyarrow", "peft", "accelerate"]
+    names += ["bitsandbytes"] if need_bitsandbytes else []
+    found, missing = [], []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            missing.append(f"{name} ({exc})")
+        else:
+            found.append(f"{name} {getattr(module, '__version__', '?')}")
+    if missing:
+        raise SystemExit("training needs: " + "; ".join(missing))
+    say(", ".join(found))
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/train_gpu"))
@@ -392,6 +411,7 @@ def main() -> int:
 
     if not args.tiny and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --tiny for the CPU smoke test")
+    preflight(need_bitsandbytes=not args.tiny)
     args.work.mkdir(parents=True, exist_ok=True)
     out = args.out or (RESULTS if not args.tiny else args.work / "train_gpu_tiny.json")
     out.parent.mkdir(parents=True, exist_ok=True)
