@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from explainmyxray.core.errors import ModelError
-
-from ..generation_common import generate_and_decode
-from ..medgemma.generation import GenerationSettings
+from ..generation_common import GenerationSettings, generate_answers, on_runner_device
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -37,9 +34,7 @@ def prepare_inputs(
         return_tensors="pt",
     )
     inputs.pop("labels", None)  # the processor adds training labels; generate must not see them
-    inputs = inputs.to(runner.device)
-    inputs["pixel_values"] = inputs["pixel_values"].to(runner.compute_dtype)
-    return inputs
+    return on_runner_device(inputs, runner)
 
 
 def generate_batch(
@@ -49,9 +44,4 @@ def generate_batch(
     settings: GenerationSettings,
 ) -> list[str]:
     """One decoded answer per (image, prompt) pair, generated together as one batch."""
-    if not images:
-        return []
-    if not runner.loaded:
-        raise ModelError(f"model {runner.spec.name!r} is not loaded")
-    inputs = prepare_inputs(runner, images, prompts)
-    return generate_and_decode(runner.model, runner.processor, inputs, settings)
+    return generate_answers(runner, prepare_inputs, images, prompts, settings)
