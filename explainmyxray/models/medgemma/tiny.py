@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..tiny_gemma import (
+    TINY_IMAGE_PROCESSOR,
+    TINY_TEXT_WIDTHS,
+    TINY_VISION_WIDTHS,
+    TINY_VOCAB,
+    build_bpe_tokenizer,
+    save_tiny,
+)
 from .prompt import (
     CHAT_TEMPLATE,
     CONTEXT_HEADER,
@@ -30,10 +38,7 @@ SPECIAL_TOKENS = (
     "<image_soft_token>",
 )
 
-TINY_IMAGE_SIZE = 64
-TINY_PATCH_SIZE = 16
 TINY_TOKENS_PER_IMAGE = 4
-TINY_VOCAB = 1024
 
 _SENTENCES = (
     "FINDINGS: cardiomegaly; pleural effusion; no pneumothorax.",
@@ -84,29 +89,13 @@ def training_text() -> list[str]:
 
 def build_tokenizer(vocab_size: int = TINY_VOCAB):
     """A byte-level BPE fast tokenizer with the special tokens Gemma 3's processor expects."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    core = Tokenizer(models.BPE(unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    core.train_from_iterator(training_text(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token="<bos>",
-        eos_token="<eos>",
-        pad_token="<pad>",
-        unk_token="<unk>",
+    tokenizer = build_bpe_tokenizer(
+        training_text(),
+        SPECIAL_TOKENS,
+        vocab_size,
         boi_token="<start_of_image>",
         eoi_token="<end_of_image>",
         image_token="<image_soft_token>",
-        padding_side="left",
         add_bos_token=True,
     )
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -116,13 +105,8 @@ def build_tokenizer(vocab_size: int = TINY_VOCAB):
 def build_processor(tokenizer):
     from transformers import Gemma3ImageProcessor, Gemma3Processor
 
-    image_processor = Gemma3ImageProcessor(
-        size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
-    )
     return Gemma3Processor(
-        image_processor=image_processor,
+        image_processor=Gemma3ImageProcessor(**TINY_IMAGE_PROCESSOR),
         tokenizer=tokenizer,
         chat_template=CHAT_TEMPLATE,
         image_seq_length=TINY_TOKENS_PER_IMAGE,
@@ -133,51 +117,34 @@ def tiny_config(tokenizer):
     from transformers import Gemma3Config, Gemma3TextConfig, SiglipVisionConfig
 
     ids = tokenizer.convert_tokens_to_ids
-    text = Gemma3TextConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        query_pre_attn_scalar=32,
-        max_position_embeddings=4096,
-        sliding_window=64,
-        layer_types=["sliding_attention", "full_attention"],
+    special = dict(
         pad_token_id=ids("<pad>"),
         bos_token_id=ids("<bos>"),
         eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
     )
-    vision = SiglipVisionConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=TINY_IMAGE_SIZE,
-        patch_size=TINY_PATCH_SIZE,
-        vision_use_head=False,
+    text = Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        **TINY_TEXT_WIDTHS,
+        max_position_embeddings=4096,
+        layer_types=["sliding_attention", "full_attention"],
+        **special,
     )
     return Gemma3Config(
         text_config=text.to_dict(),
-        vision_config=vision.to_dict(),
+        vision_config=SiglipVisionConfig(**TINY_VISION_WIDTHS).to_dict(),
         mm_tokens_per_image=TINY_TOKENS_PER_IMAGE,
         boi_token_index=ids("<start_of_image>"),
         eoi_token_index=ids("<end_of_image>"),
         image_token_index=ids("<image_soft_token>"),
-        pad_token_id=ids("<pad>"),
-        bos_token_id=ids("<bos>"),
-        eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
+        **special,
     )
 
 
 def build_tiny_medgemma(out_dir: Path, *, seed: int = 0) -> Path:
     """Save a random tiny MedGemma (safetensors, config, processor, tokenizer) into ``out_dir``."""
     import torch
-    from transformers import Gemma3ForConditionalGeneration, GenerationConfig
+    from transformers import Gemma3ForConditionalGeneration
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     processor = build_processor(tokenizer)
     config = tiny_config(tokenizer)
@@ -187,14 +154,7 @@ def build_tiny_medgemma(out_dir: Path, *, seed: int = 0) -> Path:
     with torch.no_grad():
         projection = model.model.multi_modal_projector.mm_input_projection_weight
         projection.normal_(0.0, 0.5)
-    model.generation_config = GenerationConfig(
-        bos_token_id=config.text_config.bos_token_id,
-        eos_token_id=config.text_config.eos_token_id,
-        pad_token_id=config.text_config.pad_token_id,
-    )
-    model.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
-    return out_dir
+    return save_tiny(model, processor, out_dir)
 
 
 def build_random_adapter(

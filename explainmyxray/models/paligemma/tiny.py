@@ -11,12 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..medgemma.tiny import training_text
+from ..tiny_gemma import (
+    TINY_IMAGE_PROCESSOR,
+    TINY_IMAGE_SIZE,
+    TINY_PATCH_SIZE,
+    TINY_TEXT_WIDTHS,
+    TINY_VISION_WIDTHS,
+    TINY_VOCAB,
+    build_bpe_tokenizer,
+    save_tiny,
+)
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>", "<unk>", "<image>")
-TINY_IMAGE_SIZE = 64
-TINY_PATCH_SIZE = 16
 TINY_IMAGE_TOKENS = (TINY_IMAGE_SIZE // TINY_PATCH_SIZE) ** 2
-TINY_VOCAB = 1024
 
 # google/paligemma2-3b-pt-896's config.json: the text and vision towers.
 PALIGEMMA2_3B_896_TEXT: dict = dict(
@@ -60,27 +67,8 @@ def real_config():
 
 def build_tokenizer(vocab_size: int = TINY_VOCAB):
     """A byte-level BPE fast tokenizer with PaliGemma's special tokens (``<image>`` included)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    core = Tokenizer(models.BPE(unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    core.train_from_iterator(training_text(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token="<bos>",
-        eos_token="<eos>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        additional_special_tokens=["<image>"],
-        padding_side="left",
+    return build_bpe_tokenizer(
+        training_text(), SPECIAL_TOKENS, vocab_size, additional_special_tokens=["<image>"]
     )
 
 
@@ -88,11 +76,7 @@ def build_processor(tokenizer):
     """PaliGemma's processor: a SigLIP image processor that knows its token count."""
     from transformers import PaliGemmaProcessor, SiglipImageProcessor
 
-    image_processor = SiglipImageProcessor(
-        size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
-    )
+    image_processor = SiglipImageProcessor(**TINY_IMAGE_PROCESSOR)
     image_processor.image_seq_length = TINY_IMAGE_TOKENS
     return PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
@@ -103,28 +87,9 @@ def tiny_config(tokenizer):
     ids = tokenizer.convert_tokens_to_ids
     special = dict(pad_token_id=ids("<pad>"), bos_token_id=ids("<bos>"), eos_token_id=ids("<eos>"))
     text = Gemma2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        query_pre_attn_scalar=32,
-        max_position_embeddings=1024,
-        sliding_window=64,
-        **special,
+        vocab_size=len(tokenizer), **TINY_TEXT_WIDTHS, max_position_embeddings=1024, **special
     )
-    vision = SiglipVisionConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=TINY_IMAGE_SIZE,
-        patch_size=TINY_PATCH_SIZE,
-        vision_use_head=False,
-        projection_dim=64,
-    )
+    vision = SiglipVisionConfig(**TINY_VISION_WIDTHS, projection_dim=64)
     return PaliGemmaConfig(
         text_config=text.to_dict(),
         vision_config=vision.to_dict(),
@@ -137,21 +102,11 @@ def tiny_config(tokenizer):
 def build_tiny_paligemma(out_dir: Path, *, seed: int = 0) -> Path:
     """Save a random tiny PaliGemma (safetensors, config, processor, tokenizer) into ``out_dir``."""
     import torch
-    from transformers import GenerationConfig, PaliGemmaForConditionalGeneration
+    from transformers import PaliGemmaForConditionalGeneration
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     processor = build_processor(tokenizer)  # adds PaliGemma's <loc>/<seg> tokens to the vocabulary
     config = tiny_config(processor.tokenizer)
     torch.manual_seed(seed)
     model = PaliGemmaForConditionalGeneration(config).eval()
-    text = config.text_config
-    model.generation_config = GenerationConfig(
-        bos_token_id=text.bos_token_id,
-        eos_token_id=text.eos_token_id,
-        pad_token_id=text.pad_token_id,
-    )
-    model.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
-    return out_dir
+    return save_tiny(model, processor, out_dir)
