@@ -7,7 +7,10 @@ own segmenter; only the model differs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.case import Case, GroundedRegion, Grounding, Region, StructuredReport
 from ..core.errors import StageError
@@ -16,14 +19,26 @@ if TYPE_CHECKING:
     from .segmenter import PromptableSegmenter
 
 
-class LocalizeOptions(Protocol):
-    """The options every segmenting localizer has."""
+class LocalizeOptions(BaseModel):
+    """The options every segmenting localizer has; a localizer names its model's default and
+    what ``weights`` it takes, and adds its own."""
 
-    mask_threshold: float
-    box_margin: float
-    refine: bool
-    keep_masks: bool
-    threads: int | None
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="registered model name")
+    weights: Path | None = Field(default=None, description="the weights file (or its folder)")
+    mask_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    box_margin: float = Field(
+        default=0.10, ge=0.0, le=0.5, description="lung prompt growth, fraction of the box size"
+    )
+    refine: bool = Field(default=True, description="prompt the lungs again from their masks")
+    keep_masks: bool = Field(default=True, description="keep region masks in memory (overlays)")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads during the step; default: half the CPUs, at most 4",
+    )
 
 
 def localize_cases(

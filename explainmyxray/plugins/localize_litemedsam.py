@@ -17,10 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from explainmyxray import hookimpl
-from explainmyxray.anatomy.grounding import default_threads, ground_report  # noqa: F401
+from explainmyxray.anatomy.grounding import (  # noqa: F401
+    LocalizeOptions,
+    default_threads,
+    ground_report,
+)
 from explainmyxray.core.case import Case, Grounding
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, ModelError
@@ -42,26 +46,12 @@ WORKSPACE_BYTES = 320 * MiB
 masks the result keeps): 303 MiB measured."""
 
 
-class LiteMedSAMOptions(BaseModel):
+class LiteMedSAMOptions(LocalizeOptions):
     """Options of the ``localize: litemedsam`` step."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str = MODEL
     weights: Path | None = Field(
         default=None, description="lite_medsam.pth (or its folder); default: the packaged one"
-    )
-    mask_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    box_margin: float = Field(
-        default=0.10, ge=0.0, le=0.5, description="lung prompt growth, fraction of the box size"
-    )
-    refine: bool = Field(default=True, description="prompt the lungs again from their masks")
-    keep_masks: bool = Field(default=True, description="keep region masks in memory (overlays)")
-    threads: int | None = Field(
-        default=None,
-        ge=1,
-        le=256,
-        description="torch CPU threads during the step; default: half the CPUs, at most 4",
     )
 
 

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from explainmyxray import hookimpl
+from explainmyxray.anatomy.grounding import LocalizeOptions
 from explainmyxray.core.case import Case, Grounding
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.plugin_api import ModelRequest
@@ -31,10 +32,8 @@ PLUGIN = "medsam"
 MODEL = "medsam"
 
 
-class MedSAMOptions(BaseModel):
+class MedSAMOptions(LocalizeOptions):
     """Options of the ``localize: medsam`` step."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str = MODEL
     weights: Path | None = Field(
@@ -49,18 +48,6 @@ class MedSAMOptions(BaseModel):
     resize: Literal["stretch", "longest_side"] = Field(
         default="stretch",
         description="stretch to 1024x1024 (MedSAM's inference) or SAM's longest side + padding",
-    )
-    mask_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    box_margin: float = Field(
-        default=0.10, ge=0.0, le=0.5, description="lung prompt growth, fraction of the box size"
-    )
-    refine: bool = Field(default=True, description="prompt the lungs again from their masks")
-    keep_masks: bool = Field(default=True, description="keep region masks in memory (overlays)")
-    threads: int | None = Field(
-        default=None,
-        ge=1,
-        le=256,
-        description="torch CPU threads during the step; default: half the CPUs, at most 4",
     )
     ensemble_with_litemedsam: bool = Field(
         default=False, description="average MedSAM's and LiteMedSAM's mask probabilities"
