@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.errors import InputError
+from explainmyxray.core.plugin_api import ModelRequest
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,14 +28,20 @@ GenerateTexts = Callable[[list["Image.Image"], list[str]], list[str]]
 
 
 class GeneratorOptions(BaseModel):
-    """The options every transformers generator step has; a family adds its model's name,
-    precisions and batch size."""
+    """The options every transformers generator step has.
+
+    A family gives ``model``, ``precision`` and ``batch_size`` their defaults (and narrows
+    ``precision`` to its precisions) and adds its own options.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str = Field(description="registered model name")
     weights: Path | None = Field(
         default=None, description="local model folder; overrides the Hugging Face cache"
     )
+    precision: str = Field(description="auto: the best precision that fits the memory budget")
+    batch_size: int = Field(ge=1, le=256)
     max_new_tokens: int = Field(default=384, ge=1, le=4096)
     min_new_tokens: int | None = Field(
         default=None, ge=1, description="generate at least this many tokens (benchmarks)"
@@ -70,6 +77,26 @@ class GeneratorOptions(BaseModel):
             top_k=self.top_k,
             repetition_penalty=self.repetition_penalty,
             seed=self.seed,
+        )
+
+    def prompt_chars(self) -> int:
+        """Characters of the instruction that starts every prompt (for workspace estimates)."""
+        from .medgemma.prompt import instruction
+
+        return len(self.instruction if self.instruction is not None else instruction())
+
+    def context_tokens(self) -> int:
+        """The token budget of the retrieved reports in a prompt (0 when they are not used)."""
+        return self.max_context_tokens if self.use_retrieved else 0
+
+    def model_request(self, workspace_bytes: int, **settings: Any) -> ModelRequest:
+        """The request for the step's model, keeping ``workspace_bytes`` free to generate."""
+        return ModelRequest(
+            self.model,
+            precision=self.precision,
+            weights=self.weights.expanduser() if self.weights else None,
+            settings=settings,
+            workspace_bytes=workspace_bytes,
         )
 
 

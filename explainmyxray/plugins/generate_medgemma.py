@@ -61,29 +61,18 @@ def weights_unavailable(options: MedGemmaOptions) -> bool:
 def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
     """The one model the step needs, with the memory a batch needs to generate (none when
     the step falls back to the supplied report)."""
-    from explainmyxray.models.medgemma.prompt import instruction
-
     if weights_unavailable(options):
         return []
 
     adapter = options.adapter.expanduser() if options.adapter else None
-    prompt = options.instruction if options.instruction is not None else instruction()
     workspace = estimate_workspace(
         batch_size=options.batch_size,
-        prompt_chars=len(prompt),
-        max_context_tokens=options.max_context_tokens if options.use_retrieved else 0,
+        prompt_chars=options.prompt_chars(),
+        max_context_tokens=options.context_tokens(),
         max_new_tokens=options.max_new_tokens,
         adapter=adapter is not None,
     )
-    return [
-        ModelRequest(
-            options.model,
-            precision=options.precision,
-            weights=options.weights.expanduser() if options.weights else None,
-            settings={"adapter": adapter},
-            workspace_bytes=workspace,
-        )
-    ]
+    return [options.model_request(workspace, adapter=adapter)]
 
 
 @hookimpl

@@ -38,24 +38,14 @@ class PaliGemmaOptions(GeneratorOptions):
 
 def model_requests(options: PaliGemmaOptions) -> list[ModelRequest]:
     """The one model the step needs, with the memory a batch needs to generate."""
-    from explainmyxray.models.medgemma.prompt import instruction
-
-    prompt = options.instruction if options.instruction is not None else instruction()
     workspace = estimate_workspace(
         batch_size=options.batch_size,
-        prompt_chars=len(prompt),
-        max_context_tokens=options.max_context_tokens if options.use_retrieved else 0,
+        prompt_chars=options.prompt_chars(),
+        max_context_tokens=options.context_tokens(),
         max_new_tokens=options.max_new_tokens,
         precision=options.precision,
     )
-    return [
-        ModelRequest(
-            options.model,
-            precision=options.precision,
-            weights=options.weights.expanduser() if options.weights else None,
-            workspace_bytes=workspace,
-        )
-    ]
+    return [options.model_request(workspace)]
 
 
 @hookimpl
