@@ -2,8 +2,9 @@
 
 A byte-level BPE tokenizer trained on a little corpus, the toy widths of the text and SigLIP
 vision towers (every linear layer at least 64 wide, the smallest width bitsandbytes 4-bit
-quantizes), and saving the model with its processor. Each family's ``tiny`` module adds its own
-special tokens, config class and processor.
+quantizes), and saving the model with its processor; also the full-size SigLIP tower that both
+real models use. Each family's ``tiny`` module adds its own special tokens, config class and
+processor.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ TINY_IMAGE_PROCESSOR: dict[str, Any] = dict(
     image_std=[0.5, 0.5, 0.5],
 )
 """Keyword arguments of the tiny models' image processors."""
+
+SIGLIP_SO400M_896: dict[str, Any] = dict(
+    hidden_size=1152,
+    intermediate_size=4304,
+    num_hidden_layers=27,
+    num_attention_heads=16,
+    image_size=896,
+    patch_size=14,
+    vision_use_head=False,
+)
+"""The real SigLIP So400m/14 vision tower at 896 px that MedGemma 4B and PaliGemma 2 896 share
+(their ``config.json``), for full-size random models and parameter counts."""
 
 
 def build_bpe_tokenizer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..tiny_gemma import (
+    SIGLIP_SO400M_896,
     TINY_IMAGE_PROCESSOR,
     TINY_TEXT_WIDTHS,
     TINY_VISION_WIDTHS,
@@ -68,15 +69,7 @@ MEDGEMMA_4B_TEXT: dict = dict(
         "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
     },
 )
-MEDGEMMA_4B_VISION: dict = dict(
-    hidden_size=1152,
-    intermediate_size=4304,
-    num_hidden_layers=27,
-    num_attention_heads=16,
-    image_size=896,
-    patch_size=14,
-    vision_use_head=False,
-)
+MEDGEMMA_4B_VISION: dict = dict(SIGLIP_SO400M_896)
 MEDGEMMA_4B_IMAGE_TOKENS = 256
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..medgemma.tiny import training_text
 from ..tiny_gemma import (
+    SIGLIP_SO400M_896,
     TINY_IMAGE_PROCESSOR,
     TINY_IMAGE_SIZE,
     TINY_PATCH_SIZE,
@@ -40,16 +41,7 @@ PALIGEMMA2_3B_896_TEXT: dict = dict(
     attn_logit_softcapping=50.0,
     hidden_activation="gelu_pytorch_tanh",
 )
-PALIGEMMA2_3B_896_VISION: dict = dict(
-    hidden_size=1152,
-    intermediate_size=4304,
-    num_hidden_layers=27,
-    num_attention_heads=16,
-    image_size=896,
-    patch_size=14,
-    vision_use_head=False,
-    projection_dim=2304,
-)
+PALIGEMMA2_3B_896_VISION: dict = dict(SIGLIP_SO400M_896, projection_dim=2304)
 PALIGEMMA2_IMAGE_TOKEN_INDEX = 257_152
 
 
