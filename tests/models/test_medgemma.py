@@ -8,30 +8,26 @@ import time
 import weakref
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from explainmyxray.core.case import Case, RetrievedCase, StructuredReport, XrayImage
-from explainmyxray.core.context import StepContext
+from explainmyxray.core.case import Case, RetrievedCase, StructuredReport
 from explainmyxray.core.errors import ConfigError, InputError, WeightsNotFoundError
-from explainmyxray.core.memory import MemoryBudget
-from explainmyxray.core.model_manager import ModelManager
 from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.models.medgemma import prompt as prompt_mod
 from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
 from explainmyxray.plugins import generate_medgemma
 from explainmyxray.plugins.generate_medgemma import MedGemmaOptions
 from explainmyxray.registry.plugins import PluginHost
-from explainmyxray.registry.weights import locate_weights
+
+from . import generator_harness as harness
+from .generator_harness import fresh
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 PLUGIN = {"medgemma": "explainmyxray.plugins.generate_medgemma"}
-CXR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cxr"
 IMAGES = ("nih_00000001_000.png", "nih_00027426_000.png", "tbx11k_tb_tb0005.png")
-GiB = 1024**3
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -53,22 +49,7 @@ def adapter_dir(tiny_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def xray_cases() -> list[Case]:
-    if not CXR.is_dir():
-        pytest.skip(f"real radiographs folder {CXR} is absent (see shared/data/README.md)")
-    from PIL import Image
-
-    cases = []
-    for name in IMAGES:
-        pixels = np.asarray(Image.open(CXR / name).convert("L"), dtype=np.float32) / 255.0
-        image = XrayImage(
-            pixels=pixels, width=pixels.shape[1], height=pixels.shape[0], source_format="png"
-        )
-        cases.append(Case(id=name, source=str(CXR / name), image=image))
-    return cases
-
-
-def fresh(cases: list[Case]) -> list[Case]:
-    return [c.model_copy(deep=False) for c in cases]
+    return harness.xray_cases(IMAGES)
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +57,12 @@ def host() -> PluginHost:
     return PluginHost(builtins=PLUGIN, discover=False)
 
 
-def load_runner(host: PluginHost, options: MedGemmaOptions):
-    """Load through the plugin's model requests, the registry and the model manager."""
-    manager = ModelManager(host.models, MemoryBudget(80 * GiB, 64 * GiB), locate=locate_weights)
-    requests = host.model_requests("generate", "medgemma", options)
-    runners = manager.prepare(requests, "cpu")
-    return manager, runners
+def load_runner(host: PluginHost, options):
+    return harness.load_runner(host, "medgemma", options)
 
 
-def run_generate(host: PluginHost, cases: list[Case], options: MedGemmaOptions, runners) -> list:
-    step = StepContext(
-        stage="generate", plugin="medgemma", options=options, get_model=runners.__getitem__
-    )
-    return host.call_stage("generate", "medgemma", cases, step)
+def run_generate(host: PluginHost, cases: list[Case], options, runners) -> list:
+    return harness.run_generate(host, "medgemma", cases, options, runners)
 
 
 @pytest.fixture(scope="module")

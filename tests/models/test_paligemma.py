@@ -7,30 +7,26 @@ import time
 import weakref
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from explainmyxray.core.case import Case, RetrievedCase, StructuredReport, XrayImage
-from explainmyxray.core.context import StepContext
+from explainmyxray.core.case import Case, RetrievedCase, StructuredReport
 from explainmyxray.core.errors import InputError, WeightsNotFoundError
-from explainmyxray.core.memory import MemoryBudget
-from explainmyxray.core.model_manager import ModelManager
 from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.models.paligemma import spec as spec_mod
 from explainmyxray.models.paligemma.spec import PALIGEMMA2_3B_896, paligemma2_3b_896_spec
 from explainmyxray.plugins import generate_paligemma
 from explainmyxray.plugins.generate_paligemma import PaliGemmaOptions
 from explainmyxray.registry.plugins import PluginHost
-from explainmyxray.registry.weights import locate_weights
+
+from . import generator_harness as harness
+from .generator_harness import fresh
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 PLUGIN = {"paligemma": "explainmyxray.plugins.generate_paligemma"}
-CXR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cxr"
 IMAGES = ("nih_00000001_000.png", "nih_00027426_000.png")
-GiB = 1024**3
 
 
 @pytest.fixture(scope="module")
@@ -42,22 +38,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def xray_cases() -> list[Case]:
-    if not CXR.is_dir():
-        pytest.skip(f"real radiographs folder {CXR} is absent (see shared/data/README.md)")
-    from PIL import Image
-
-    cases = []
-    for name in IMAGES:
-        pixels = np.asarray(Image.open(CXR / name).convert("L"), dtype=np.float32) / 255.0
-        image = XrayImage(
-            pixels=pixels, width=pixels.shape[1], height=pixels.shape[0], source_format="png"
-        )
-        cases.append(Case(id=name, source=str(CXR / name), image=image))
-    return cases
-
-
-def fresh(cases: list[Case]) -> list[Case]:
-    return [c.model_copy(deep=False) for c in cases]
+    return harness.xray_cases(IMAGES)
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +46,12 @@ def host() -> PluginHost:
     return PluginHost(builtins=PLUGIN, discover=False)
 
 
-def load_runner(host: PluginHost, options: PaliGemmaOptions):
-    """Load through the plugin's model requests, the registry and the model manager."""
-    manager = ModelManager(host.models, MemoryBudget(80 * GiB, 64 * GiB), locate=locate_weights)
-    runners = manager.prepare(host.model_requests("generate", "paligemma", options), "cpu")
-    return manager, runners
+def load_runner(host: PluginHost, options):
+    return harness.load_runner(host, "paligemma", options)
 
 
-def run_generate(host: PluginHost, cases: list[Case], options: PaliGemmaOptions, runners) -> list:
-    step = StepContext(
-        stage="generate", plugin="paligemma", options=options, get_model=runners.__getitem__
-    )
-    return host.call_stage("generate", "paligemma", cases, step)
+def run_generate(host: PluginHost, cases: list[Case], options, runners) -> list:
+    return harness.run_generate(host, "paligemma", cases, options, runners)
 
 
 @pytest.fixture(scope="module")
