@@ -24,6 +24,8 @@ from explainmyxray.models.biomedclip.zeroshot import (
     zero_shot_scores,
 )
 
+from .tensor_memory import cpu_tensor_bytes
+
 pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
@@ -205,29 +207,18 @@ def test_default_zero_shot_labels_are_frequent_chest_findings():
 # --- memory ---------------------------------------------------------------------------------------
 
 
-def _tensor_bytes() -> int:
-    import torch
-
-    gc.collect()
-    total = 0
-    for obj in gc.get_objects():
-        if issubclass(type(obj), torch.Tensor) and obj.device.type == "cpu":
-            total += obj.untyped_storage().nbytes()
-    return total
-
-
 def test_unload_returns_memory_to_the_baseline(tiny_dir):
     loaded = biomedclip_spec().factory()
-    before = _tensor_bytes()
+    before = cpu_tensor_bytes()
     loaded.load(LoadRequest("cpu", "fp32", tiny_dir))
     model_ref = weakref.ref(loaded.model)
     weights = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
-    assert _tensor_bytes() - before >= weights
+    assert cpu_tensor_bytes() - before >= weights
     loaded.embed_texts(["cardiomegaly"])
     loaded.unload()
     gc.collect()
     assert model_ref() is None and not loaded.loaded
-    assert _tensor_bytes() - before < weights // 10
+    assert cpu_tensor_bytes() - before < weights // 10
 
 
 def test_park_and_restore_keep_the_model_working(tiny_dir, radiographs):

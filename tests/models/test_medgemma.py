@@ -22,6 +22,7 @@ from explainmyxray.registry.plugins import PluginHost
 
 from . import generator_harness as harness
 from .generator_harness import fresh
+from .tensor_memory import cpu_tensor_bytes
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -333,29 +334,17 @@ def test_lora_adapter_loads_and_changes_the_logits(host, fp32, tiny_dir, adapter
         manager.close()
 
 
-def _tensor_bytes() -> int:
-    import torch
-
-    gc.collect()
-    total = 0
-    for obj in gc.get_objects():
-        # type(), not isinstance(): the latter wakes deprecated lazy module attributes.
-        if issubclass(type(obj), torch.Tensor) and obj.device.type == "cpu":
-            total += obj.untyped_storage().nbytes()
-    return total
-
-
 def test_unload_frees_the_model(tiny_dir):
     runner = medgemma_4b_spec().factory()
-    before = _tensor_bytes()
+    before = cpu_tensor_bytes()
     runner.load(LoadRequest("cpu", "fp32", tiny_dir))
     model_ref = weakref.ref(runner.model)
     weights = sum(p.numel() * p.element_size() for p in runner.model.parameters())
-    assert _tensor_bytes() - before >= weights
+    assert cpu_tensor_bytes() - before >= weights
     runner.unload()
     gc.collect()
     assert model_ref() is None and not runner.loaded
-    assert _tensor_bytes() - before < weights // 10
+    assert cpu_tensor_bytes() - before < weights // 10
 
 
 def test_nf4_on_cpu_quantizes_and_generates(host, tiny_dir, xray_cases):

@@ -21,6 +21,7 @@ from explainmyxray.registry.plugins import PluginHost
 
 from . import generator_harness as harness
 from .generator_harness import fresh
+from .tensor_memory import cpu_tensor_bytes
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -241,28 +242,17 @@ def test_an_answer_in_the_asked_layout_parses_with_paligemma_as_source():
 # --- memory ---------------------------------------------------------------------------------------
 
 
-def _tensor_bytes() -> int:
-    import torch
-
-    gc.collect()
-    total = 0
-    for obj in gc.get_objects():
-        if issubclass(type(obj), torch.Tensor) and obj.device.type == "cpu":
-            total += obj.untyped_storage().nbytes()
-    return total
-
-
 def test_unload_frees_the_model_and_park_restore_keep_it_working(tiny_dir):
     runner = paligemma2_3b_896_spec().factory()
-    before = _tensor_bytes()
+    before = cpu_tensor_bytes()
     runner.load(LoadRequest("cpu", "fp32", tiny_dir))
     weights = sum(p.numel() * p.element_size() for p in runner.model.parameters())
     assert runner.park() >= weights and runner.device == "cpu"
     runner.restore("cpu")
     assert runner.device == "cpu" and runner.count_tokens("cardiomegaly") > 0
     model_ref = weakref.ref(runner.model)
-    assert _tensor_bytes() - before >= weights
+    assert cpu_tensor_bytes() - before >= weights
     runner.unload()
     gc.collect()
     assert model_ref() is None and not runner.loaded
-    assert _tensor_bytes() - before < weights // 10
+    assert cpu_tensor_bytes() - before < weights // 10
