@@ -61,19 +61,18 @@ class FastGenerator:
         self.runner, self.settings, self.fast = runner, settings, fast
         self.config = settings.to_transformers(runner.model)
         self.greedy = not settings.do_sample and settings.repetition_penalty == 1.0
+        if not self.greedy:  # sampling and penalties go through generate
+            self.config.cache_implementation = "static"
         self.decoder: StaticDecoder | None = None
 
     def _decoder_for(self, prompt_tokens: int) -> StaticDecoder:
-        length = padded_length(prompt_tokens + self.settings.max_new_tokens, self.fast.bucket)
-        if (
-            self.decoder is None
-            or self.decoder.length < prompt_tokens + self.settings.max_new_tokens
-        ):
+        needed = prompt_tokens + self.settings.max_new_tokens
+        if self.decoder is None or self.decoder.length < needed:
             eos, pad = _special_tokens(self.config)
             self.decoder = StaticDecoder(
                 self.runner.model,
                 batch=self.fast.batch_size,
-                length=length,
+                length=padded_length(needed, self.fast.bucket),
                 max_new_tokens=self.settings.max_new_tokens,
                 eos_token_ids=eos,
                 pad_token_id=pad,
@@ -89,7 +88,6 @@ class FastGenerator:
 
         rows = inputs["input_ids"].shape[0]
         if not self.greedy:
-            self.config.cache_implementation = "static"
             with torch.inference_mode():
                 output = self.runner.model.generate(**inputs, generation_config=self.config)
             return output[:, inputs["input_ids"].shape[1] :]
