@@ -7,7 +7,12 @@ import pytest
 
 from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.models.medgemma import tiny
-from explainmyxray.models.medgemma.fast import FastSettings, generate_fast, plan_batches
+from explainmyxray.models.medgemma.fast import (
+    FastGenerator,
+    FastSettings,
+    generate_fast,
+    plan_batches,
+)
 from explainmyxray.models.medgemma.generation import (
     GenerationSettings,
     generate_batch,
@@ -87,3 +92,18 @@ def test_rows_ending_early_match_the_plain_path(runner, monkeypatch, min_new_tok
     fast = generate_fast(runner, images, prompts, settings, FastSettings(batch_size=2, bucket=8))
     assert fast == plain
     assert any(len(a) < len(b) for a, b in zip(plain, full, strict=True)), "no row ended early"
+
+
+def test_repetition_penalty_goes_through_generate_with_the_same_answers(runner):
+    rng = np.random.default_rng(3)
+    images = [to_pil(rng.random((40, 48), dtype=np.float32)) for _ in range(3)]
+    prompts = ["Report.", "Chest X-ray.", "Describe the heart and the lungs."]
+    settings = GenerationSettings(max_new_tokens=10, repetition_penalty=1.3)
+    plain = [
+        generate_batch(runner, [im], [p], settings)[0]
+        for im, p in zip(images, prompts, strict=True)
+    ]
+    generator = FastGenerator(runner, settings, FastSettings(batch_size=2, bucket=8))
+    fast = generate_fast(runner, images, prompts, settings, generator.fast, generator)
+    assert fast == plain
+    assert generator.decoder is None  # the static decoder is for plain greedy decoding only
