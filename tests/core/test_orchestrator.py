@@ -193,7 +193,8 @@ def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
     assert seen == [4, 2, 1, 1, 2, 1, 1]
     assert summary.finished == 3 and summary.failed == 1
     (failure,) = summary.failures
-    assert summary.paths[failure[0]].endswith("huge.png") and failure[2][0].error_type == "OutOfMemoryError"
+    assert summary.paths[failure[0]].endswith("huge.png")
+    assert failure[2][0].error_type == "OutOfMemoryError"
 
 
 def test_results_are_written_atomically_without_leftovers(tmp_path):
