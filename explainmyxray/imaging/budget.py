@@ -29,7 +29,7 @@ _JPEG_SOF = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC}) | {0xF7}  # SOF
 
 
 def mib(n: float) -> str:
-    return f"{n / MIB:,.1f} MiB"
+    return f"{n / MIB:,.1f} MiB" if n >= MIB else f"{int(n):,} bytes"
 
 
 def option_hint() -> str:

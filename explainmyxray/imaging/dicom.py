@@ -214,8 +214,14 @@ def check_budget(ds: Dataset, path: Path, index: int | None, max_bytes: int) -> 
     except Exception:  # a damaged fragment table; the decoder reports it
         return
     if syntax == RLELossless:
-        decoded = budget.rle_decoded_bytes(frame, stop_after=max_bytes)
-        budget.check_declared(path, "the RLE frame's runs decode", decoded, max_bytes)
+        expected = rows * cols * samples * nbytes
+        cap = min(max_bytes, 2 * expected + 1024)
+        if budget.rle_decoded_bytes(frame, stop_after=cap) > cap:
+            raise InputError(
+                f"{path}: the RLE frame's runs decode to more than {budget.mib(cap)}, beyond the "
+                f"header's {rows} × {cols} × {samples} × {nbytes} bytes and the "
+                f"{budget.mib(max_bytes)} limit; not decoded"
+            )
         return
     shape = budget.codestream_shape(frame)
     if shape is None:
