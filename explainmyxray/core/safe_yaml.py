@@ -59,21 +59,29 @@ class _LimitedLoader(yaml.SafeLoader):
         self._file = file
         self._depth = 0
         self._aliases = 0
+        self._open: set[str | None] = set()
+        """Anchors whose node is being composed: an alias to one of them is recursive."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        if self.check_event(yaml.AliasEvent):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise _limit(self._file, mark.line + 1, f"more than {MAX_ALIASES} aliases")
+                raise _limit(self._file, line, f"more than {MAX_ALIASES} aliases")
+            if event.anchor in self._open:
+                raise YamlError(self._file, line, _RECURSIVE)
+        anchor = getattr(event, "anchor", None)
         self._depth += 1
+        if anchor is not None:
+            self._open.add(anchor)
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _limit(self._file, mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
+                raise _limit(self._file, line, f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+            self._open.discard(anchor)
 
 
 def _limit(file: str, line: int | None, what: str) -> YamlError:
@@ -151,7 +159,13 @@ def parse_yaml(text: str | bytes, *, file: str = "<yaml>") -> YamlDocument:
         text = _decode(text, file)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise _limit(file, None, f"larger than {MAX_FILE_BYTES // 1024} KiB")
-    loader = _LimitedLoader(text, file)
+    try:
+        loader = _LimitedLoader(text, file)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(
+            file, line, f"not valid YAML: unprintable character #x{exc.character:04x}"
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
