@@ -16,7 +16,7 @@ import numpy as np
 
 from explainmyxray import hookimpl
 from explainmyxray.core.case import XrayImage
-from explainmyxray.core.orchestrator import Orchestrator
+from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
 
@@ -48,8 +48,9 @@ class SlowReader:
 def main() -> None:
     out, log, *inputs = sys.argv[1:]
     host = PluginHost(builtins={}, discover=False, extra_plugins=[("slow", SlowReader(Path(log)))])
-    orchestrator = Orchestrator(host, parse_pipeline(PIPELINE, host, source="slow.yaml"))
-    summary = orchestrator.run([Path(p) for p in inputs], Path(out))
+    pipeline = parse_pipeline(PIPELINE, host, source="slow.yaml")
+    with Engine(host, retain=False) as engine:
+        summary = engine.run(pipeline, [Path(p) for p in inputs], Path(out))
     print(json.dumps({"finished": summary.finished, "skipped": summary.skipped}))
 
 
