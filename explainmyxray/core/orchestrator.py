@@ -190,9 +190,9 @@ class Orchestrator:
         self.manager.stats.peak_charged.clear()
         try:
             with claims(out_dir) as held:
-                deferred = self._run_claimed(inputs, out_dir, held, force, report_text, summary)
-                done.extend(deferred.pop("done"))
-                waiting = deferred.pop("waiting")
+                waiting = self._run_claimed(
+                    inputs, out_dir, held, force, report_text, summary, done
+                )
                 redo: list[InputFile] = []
                 for item in waiting:  # cases another run held: wait for it, then read them
                     held.wait_claim(item.case_id)
@@ -225,9 +225,10 @@ class Orchestrator:
         force: bool,
         report_text: str | None,
         summary: RunSummary,
-    ) -> dict[str, list[Any]]:
-        """Run, batch by batch, every input this process can claim; list the rest."""
-        done: list[Case] = []
+        done: list[Case],
+    ) -> list[InputFile]:
+        """Run, batch by batch, every input this process can claim, adding the cases to
+        ``done``; return the inputs another run holds."""
         waiting: list[InputFile] = []
         todo: list[InputFile] = []
         for item in inputs:
@@ -259,7 +260,7 @@ class Orchestrator:
                 done.extend(self._run_items(chunk, out_dir, report_text, summary, more=more))
                 for item in chunk:
                     held.release(item.case_id)
-        return {"done": done, "waiting": waiting}
+        return waiting
 
     def _run_items(
         self,

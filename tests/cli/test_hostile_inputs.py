@@ -190,32 +190,18 @@ def test_keep_phi_brings_the_readable_names_back(phi_runs):
     assert any(STEM in s for s in sources)
 
 
-def test_out_that_is_a_file_is_refused_before_any_work(tmp_path):
+def test_out_that_is_a_file_or_unwritable_is_refused_before_any_work(tmp_path):
     (tmp_path / "image.yaml").write_text(IMAGE_ONLY)
-    target = tmp_path / "taken"
-    target.write_text("not a folder")
-    done = cli(
-        "--plugin",
-        "image",
-        "run",
-        str(tmp_path / "image.yaml"),
-        "nothing.png",
-        "--out",
-        str(target),
-    )
-    assert done.returncode == 2
-    assert "exists and is not a folder" in done.stderr
-    assert "input(s)" not in done.stdout  # refused before the inputs were even looked at
-    unwritable = cli(
-        "--plugin",
-        "image",
-        "run",
-        str(tmp_path / "image.yaml"),
-        "nothing.png",
-        "--out",
-        str(target / "below"),
-    )
-    assert unwritable.returncode == 2 and "not writable" in unwritable.stderr
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((64, 64), dtype=np.uint8)).save(image)
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    for out, why in ((taken, "exists and is not a folder"), (taken / "below", "not writable")):
+        pipeline = str(tmp_path / "image.yaml")
+        done = cli("--plugin", "image", "run", pipeline, str(image), "--out", str(out))
+        assert done.returncode == 2 and why in done.stderr
+        assert "input(s)" not in done.stdout  # refused before any input was looked at
+    assert taken.read_text() == "not a folder"
 
 
 def test_corpus_and_bombs_no_crash_no_traceback_bounded_memory(tmp_path):

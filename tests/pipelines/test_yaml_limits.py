@@ -93,20 +93,11 @@ YAML_TEXT = st.text(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(YAML_TEXT)
-def test_any_text_gives_data_or_a_config_error(text):
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(YAML_TEXT, st.binary(max_size=200)))
+def test_any_text_or_bytes_give_data_or_a_config_error(text):
     try:
         parse_yaml(text, file="prop.yaml")
-    except ConfigError as exc:
-        assert str(exc).startswith("prop.yaml")
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200))
-def test_any_bytes_give_data_or_a_config_error(raw):
-    try:
-        parse_yaml(raw, file="prop.yaml")
     except ConfigError as exc:
         assert str(exc).startswith("prop.yaml")
 
