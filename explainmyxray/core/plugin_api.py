@@ -114,6 +114,8 @@ class ModelSpec:
     extra: str | None = None
     plugin: str = ""
     locate: Callable[[], Path | None] | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names users may type for this model (``paligemma`` for the PaliGemma 2 entry)."""
 
     def estimate(self, precision: str | None) -> int:
         precision = precision or self.default_precision
