@@ -35,6 +35,7 @@ from .context import StepContext
 from .errors import ExplainMyXrayError, PluginError
 from .inputs import case_id, sidecar
 from .model_manager import ModelManager
+from .outcomes import StageOutcome, nothing_produced, step_outcomes
 from .results import atomic_write_json, is_finished, load_case, write_case_report
 
 if TYPE_CHECKING:
@@ -96,10 +97,20 @@ class RunSummary:
     model_loads: dict[str, int] = field(default_factory=dict)
     peak_bytes: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str, list[CaseError]]] = field(default_factory=list)
+    outcomes: list[StageOutcome] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C: the finished cases, ``run.json`` and the run writers' files are
+    written; the rest of the inputs were not run."""
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and not self.interrupted
+
+    @property
+    def nothing_produced(self) -> str | None:
+        """Why the main stage produced nothing for any case (None when it produced something)."""
+        done = self.finished + self.failed + self.skipped
+        return nothing_produced(self.outcomes, done)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +125,9 @@ class RunSummary:
                 {"case": cid, "source": src, "errors": [e.model_dump() for e in errors]}
                 for cid, src, errors in self.failures
             ],
+            "interrupted": self.interrupted,
+            "steps": [o.to_dict() for o in self.outcomes],
+            "nothing_produced": self.nothing_produced,
         }
 
 
@@ -150,6 +164,16 @@ class Orchestrator:
         self.case_writers = list(case_writers)
         self.run_writers = list(run_writers)
         self.stage_seconds: Counter[str] = Counter()
+        self._provenance: dict[str, Any] | None = None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Versions, models, revisions and weights fingerprints of this run (computed once)."""
+        if self._provenance is None:
+            from ..registry.provenance import run_provenance
+
+            self._provenance = run_provenance(self.host, self.plan)
+        return self._provenance
 
     # --- whole runs -----------------------------------------------------------------------
 
@@ -162,7 +186,12 @@ class Orchestrator:
         report_text: str | None = None,
     ) -> RunSummary:
         """Run every source; ``report_text`` (else a sidecar ``<image>.txt``) is the supplied
-        report of each case."""
+        report of each case.
+
+        Ctrl-C (``KeyboardInterrupt``) stops after the cases finished so far: they, the run
+        writers' files (``index.html``) and ``run.json`` are written for them, and the summary
+        comes back with ``interrupted`` set.
+        """
         started = time.time()
         summary = RunSummary(out_dir=out_dir, total=len(sources))
         todo: list[Path] = []
@@ -175,29 +204,42 @@ class Orchestrator:
             else:
                 todo.append(source)
         size = self.pipeline.config.batch_size
+        self.host.notify("before_run", total=len(sources), todo=len(todo), skipped=len(done))
         try:
             for start in range(0, len(todo), size):
                 chunk = todo[start : start + size]
                 cases = [
-                    Case(id=case_id(p), source=str(p), supplied_report=report_text or sidecar(p))
+                    Case(
+                        id=case_id(p),
+                        source=str(p),
+                        supplied_report=report_text or sidecar(p),
+                        metadata={"input_sha256": file_sha256(p)},
+                    )
                     for p in chunk
                 ]
                 self.run_batch(cases, more_batches=start + size < len(todo), out_dir=out_dir)
                 for case in cases:
                     self._write(case, out_dir, summary)
                     done.append(_light(case))
+                    self.host.notify("after_case", case=case)
+        except KeyboardInterrupt:
+            log.warning("interrupted: writing the index and run.json for %d case(s)", len(done))
+            summary.interrupted = True
         finally:
             self.manager.close()
             summary.stage_seconds = {k: round(v, 4) for k, v in self.stage_seconds.items()}
             summary.model_loads = dict(self.manager.stats.loads)
             summary.peak_bytes = dict(self.manager.stats.peak_charged)
+        steps = [(ps.step.stage, ps.step.plugin) for ps in self.plan.steps]
+        summary.outcomes = step_outcomes(steps, done)
         for writer in self.run_writers:
             writer(out_dir, done)
         self._write_manifest(out_dir, summary, started)
         return summary
 
     def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
-        """``run.json``: what ran (pipeline, plugin versions, plan) and how it went."""
+        """``run.json``: what ran (pipeline, versions, models with revisions and weights
+        fingerprints, plan) and how it went."""
         atomic_write_json(
             out_dir / "run.json",
             {
@@ -212,6 +254,7 @@ class Orchestrator:
                     for ps in self.plan.steps
                     for r in ps.models
                 ],
+                "provenance": self.provenance,
                 "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
                 "seconds": round(time.time() - started, 3),
                 "summary": summary.to_dict(),
@@ -219,7 +262,8 @@ class Orchestrator:
         )
 
     def _write(self, case: Case, out_dir: Path, summary: RunSummary) -> None:
-        write_case_report(case, out_dir)
+        """The case's other files first, ``report.json`` last: a case whose report.json exists
+        has all its files, even when a run is stopped while writing."""
         for writer in self.case_writers:
             try:
                 writer(case, out_dir / "cases" / case.id)
@@ -233,7 +277,7 @@ class Orchestrator:
                         message=str(exc),
                     )
                 )
-                write_case_report(case, out_dir)
+        write_case_report(case, out_dir)
         if case.failed:
             summary.failed += 1
             summary.failures.append((case.id, case.source, list(case.errors)))
@@ -356,6 +400,20 @@ def _lookup(runners: dict[str, Any], name: str, label: str) -> Any:
         raise PluginError(
             f"step {label} asked for model {name!r}, which it did not declare"
         ) from None
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of an input file (None when it cannot be read: preprocess then says why)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _empty_cuda_cache() -> None:

@@ -109,7 +109,14 @@ td.red, span.red { color:var(--red); font-weight:600; }
 """
 
 
-def write_index(run_dir: Path, cases: Sequence[Case], *, title: str, pipeline_name: str) -> Path:
+def write_index(
+    run_dir: Path,
+    cases: Sequence[Case],
+    *,
+    title: str,
+    pipeline_name: str,
+    provenance: dict | None = None,
+) -> Path:
     """Write ``run_dir/index.html`` for ``cases`` (atomically) and return its path."""
     document = render_index(cases, title=title, pipeline_name=pipeline_name, run_dir=run_dir)
     path = Path(run_dir) / INDEX_FILE

@@ -42,9 +42,10 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport]
 
 
 def reports_from_supplied(
-    cases: Sequence[Case], *, source: str, note: str | None = None
+    cases: Sequence[Case], *, source: str, note: str | None = None, no_report: str = NO_REPORT
 ) -> list[StructuredReport]:
-    """Each case's supplied report, parsed; a plain warning where there is none."""
+    """Each case's supplied report, parsed (``note`` first among its warnings); ``no_report``
+    as the warning of an empty report where none was supplied."""
     from explainmyxray.report.parse import parse_report
 
     reports = []
@@ -55,5 +56,5 @@ def reports_from_supplied(
                 report.warnings.insert(0, note)
             reports.append(report)
         else:
-            reports.append(StructuredReport(source="none", warnings=[NO_REPORT]))
+            reports.append(StructuredReport(source="none", warnings=[no_report]))
     return reports

@@ -41,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
 def _list(host, as_json: bool) -> int:
     import json
 
-    from rich.table import Table
-
     from ...core.memory import format_size
     from ...registry.weights import locate_weights
     from ..console import out
@@ -90,7 +88,7 @@ def _list(host, as_json: bool) -> int:
     add_rows(table, cells, identifiers=2)
     out().print(table)
     out().print(
-        "Where the weights are: explainmyxray models path NAME; everything: models list --json",
+        "Weights folder: explainmyxray models path NAME; all fields: models list --json",
         highlight=False,
     )
     return 0
