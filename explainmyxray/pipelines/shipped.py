@@ -34,6 +34,4 @@ def resolve_pipeline(name_or_path: str | Path) -> Path:
     names = ", ".join(shipped) or "none"
     close = difflib.get_close_matches(key, list(shipped), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(
-        f"{name_or_path}: no such pipeline file or shipped pipeline ({names}){hint}"
-    )
+    raise ConfigError(f"{name_or_path}: no such pipeline file or shipped pipeline ({names}){hint}")
