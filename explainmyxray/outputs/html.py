@@ -113,6 +113,8 @@ svg.ov .label rect { stroke:none; }
 svg.ov .a rect { stroke-dasharray:4 3; opacity:.85; }
 svg.ov .a text { paint-order:stroke; stroke:#000; stroke-width:3px; font-weight:400; }
 svg.ov .ref rect { stroke:#fff; stroke-dasharray:10 5; stroke-width:calc(var(--lw) * 1.4); }
+svg.ov .ref rect.halo { stroke:#000; stroke-dasharray:none; stroke-width:calc(var(--lw) * 3);
+  opacity:.7; }
 svg.ov .ref text { fill:#fff; paint-order:stroke; stroke:#000; stroke-width:3px; }
 svg.ov .off, svg.ov .layer-off { display:none; }
 .viewer.focus svg.ov .f:not(.hl), .viewer.focus svg.ov .a:not(.hl) { opacity:.18; }
@@ -173,10 +175,16 @@ def write_index(
     title: str,
     pipeline_name: str,
     provenance: dict | None = None,
+    embed_images: bool | None = None,
 ) -> Path:
     """Write ``run_dir/index.html`` for ``cases`` (atomically) and return its path."""
     document = render_index(
-        cases, title=title, pipeline_name=pipeline_name, run_dir=run_dir, provenance=provenance
+        cases,
+        title=title,
+        pipeline_name=pipeline_name,
+        run_dir=run_dir,
+        provenance=provenance,
+        embed_images=embed_images,
     )
     path = Path(run_dir) / INDEX_FILE
     atomic_write_bytes(path, document.encode("utf-8"))
@@ -209,14 +217,18 @@ def render_index(
     pipeline_name: str,
     run_dir: Path | None = None,
     provenance: dict | None = None,
+    embed_images: bool | None = None,
 ) -> str:
     """The ``index.html`` document as a string.
 
     A case whose pixels are no longer in memory (finished in an earlier batch or an earlier run)
-    is shown from the ``image.jpg`` written in its folder under ``run_dir``.
+    is shown from the ``image.jpg`` written in its folder under ``run_dir``. Images are embedded
+    when ``embed_images`` says so, by default for runs of up to :data:`EMBED_MAX_CASES` cases.
     """
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    embed = run_dir is None or len(cases) <= EMBED_MAX_CASES
+    if embed_images is None:
+        embed_images = len(cases) <= EMBED_MAX_CASES
+    embed = run_dir is None or embed_images
     folders = [Path(run_dir) / "cases" / case.id if run_dir else None for case in cases]
     references = [read_reference(folder) for folder in folders]
     found = [disagreements(case, ref) for case, ref in zip(cases, references, strict=True)]

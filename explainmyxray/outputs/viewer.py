@@ -91,7 +91,7 @@ def render_viewer(
     drawn = [e for e in entries if e.drawn]
     svg = [
         f'<svg class="ov" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
-        f'xmlns="http://www.w3.org/2000/svg" style="--lw:{line}px">'
+        f'style="--lw:{line}px">'
     ]
     svg.append(_anatomy_layer(case, font, shown=not drawn))
     svg.append(_findings_layer(drawn, (width, height), font))
@@ -258,7 +258,9 @@ def _reference_layer(boxes: Sequence[ReferenceBox], font: float) -> str:
     for item in boxes:
         x0, y0, x1, y1 = _rect(item.box)
         parts.append(
-            f'<g class="ref"><rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
+            f'<g class="ref"><rect class="halo" x="{x0:.1f}" y="{y0:.1f}" '
+            f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}"/>'
+            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
             f'height="{y1 - y0:.1f}"/><text x="{x0:.1f}" y="{y1 + font:.1f}" '
             f'font-size="{font * 0.85:.1f}">reference: {_e(item.label)}</text></g>'
         )
