@@ -10,12 +10,11 @@ from rich.table import Table
 
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
-from ..core.orchestrator import Orchestrator, RunSummary
+from ..core.orchestrator import RunSummary
 from ..core.outcomes import EXIT_NOTHING_PRODUCED
 from ..outputs import write_case_outputs, write_index
-from ..pipelines.loader import load_pipeline
+from ..pipelines.engine import Engine
 from ..pipelines.readiness import NotReadyError, check_readiness
-from ..pipelines.shipped import resolve_pipeline
 from ..registry.plugins import PluginHost
 from .console import out
 from .progress import StepProgress
@@ -32,33 +31,32 @@ def execute(
     keep_phi: bool = False,
     report_text: str | None = None,
 ) -> RunSummary:
-    pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
-    sources = expand_inputs(inputs)
-    orchestrator = Orchestrator(
-        host,
-        pipeline,
-        device=device,
-        keep_phi=keep_phi,
-        case_writers=[write_case_outputs],
-        run_writers=[],
-    )
-    orchestrator.run_writers = _run_writers(pipeline.name, orchestrator)
-    readiness = check_readiness(pipeline, orchestrator.plan, host)
-    if not readiness.ready:
-        raise NotReadyError(pipeline.name, readiness.gaps)
-    console = out()
-    console.print(
-        f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
-        highlight=False,
-    )
-    labels = [ps.step.label for ps in orchestrator.plan.steps]
-    progress = StepProgress(labels, len(sources), console)
-    host.pm.register(progress, name="cli-progress")
-    try:
+    # One run: models no later step needs are unloaded at once, as they always were.
+    with Engine(host, device=device, retain=False) as engine:
+        pipeline = engine.load(pipeline_ref)
+        sources = expand_inputs(inputs)
+        plan = engine.plan(pipeline)
+        readiness = check_readiness(pipeline, plan, host)
+        if not readiness.ready:
+            raise NotReadyError(pipeline.name, readiness.gaps)
+        console = out()
+        console.print(
+            f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
+            highlight=False,
+        )
+        progress = StepProgress([ps.step.label for ps in plan.steps], len(sources), console)
         with progress:
-            summary = orchestrator.run(sources, out_dir, force=force, report_text=report_text)
-    finally:
-        host.pm.unregister(name="cli-progress")
+            summary = engine.run(
+                pipeline,
+                sources,
+                out_dir,
+                force=force,
+                report_text=report_text,
+                keep_phi=keep_phi,
+                case_writers=[write_case_outputs],
+                run_writers=_run_writers(pipeline.name),
+                progress=progress,
+            )
     print_summary(summary)
     index = out_dir / "index.html"
     if index.is_file():
@@ -66,7 +64,7 @@ def execute(
     return summary
 
 
-def _run_writers(pipeline_name: str, orchestrator: Orchestrator):
+def _run_writers(pipeline_name: str):
     def index(out_dir: Path, cases) -> None:
         title = f"ExplainMyXray — {pipeline_name}"
         write_index(
@@ -74,10 +72,21 @@ def _run_writers(pipeline_name: str, orchestrator: Orchestrator):
             cases,
             title=title,
             pipeline_name=pipeline_name,
-            provenance=orchestrator.provenance,
+            provenance=_manifest(out_dir).get("provenance"),
         )
 
     return [index]
+
+
+def _manifest(out_dir: Path) -> dict:
+    """The run's ``run.json`` (written before the run writers), or {} when unreadable."""
+    import json
+
+    try:
+        document = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def exit_status(summary: RunSummary) -> int:
@@ -118,11 +127,10 @@ def print_summary(summary: RunSummary) -> None:
     if summary.outcomes:
         console.print("[bold]What this run did[/]")
         for outcome in summary.outcomes:
-            mark = (
-                "[green]✓[/]"
-                if outcome.produced == outcome.reached and outcome.reached
-                else ("[yellow]![/]" if outcome.produced else "[red]✗[/]")
-            )
+            if outcome.reached and outcome.produced == outcome.reached:
+                mark = "[green]✓[/]"
+            else:
+                mark = "[yellow]![/]" if outcome.produced else "[red]✗[/]"
             console.print(
                 f"  {mark} {escape(outcome.label)}: {escape(outcome.sentence())}", highlight=False
             )

@@ -19,7 +19,7 @@ from ..registry.extras import install_command, missing_modules
 from ..registry.plugins import PluginHost
 from ..registry.weights import locate_weights
 from .loader import Pipeline
-from .planner import Plan
+from ..core.plan import Plan
 
 EXIT_NOT_READY = 3
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .weights import locate_weights
 
 if TYPE_CHECKING:
-    from ..pipelines.planner import Plan
+    from ..core.plan import Plan
     from .plugins import PluginHost
 
 LIBRARIES = ("explainmyxray", "torch", "transformers", "pydicom", "numpy", "pillow")
