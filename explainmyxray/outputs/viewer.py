@@ -17,21 +17,19 @@ from typing import Any
 
 from explainmyxray.core.case import Box, Case, QualityFlag
 
+from .case_summary import FRONTAL_VIEWS, orientation
 from .labels import LabelRequest, place_labels
 from .overlay import LegendEntry
-from .style import text_on, to_rgb
+from .style import SEVERITY_COLORS, text_on, to_rgb
 
 MONO_ADVANCE = 0.6
 """Width of one character of the label font (a monospace stack) in ems."""
-FRONTAL_VIEWS = {"PA", "AP", "AP SUPINE", "AP_SUPINE", "PA-AP", "FRONTAL"}
-LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "RLD", "LLD"}
 WINDOW_PRESETS: tuple[tuple[str, int, int], ...] = (
     ("Full", 255, 128),
     ("Lung", 170, 110),
     ("Mediastinum", 110, 150),
     ("Bone", 90, 190),
 )
-SEVERITY_COLORS = {"info": "#6b7280", "warning": "#f5a524", "error": "#d1242f"}
 
 
 def _e(value: object) -> str:
@@ -61,15 +59,6 @@ def reference_boxes(reference: dict[str, Any] | None) -> list[ReferenceBox]:
         except (KeyError, TypeError, ValueError):
             continue
     return boxes
-
-
-def orientation(view: str | None) -> tuple[str, str] | None:
-    """Markers for the image's left and right edges: a frontal (PA/AP) view is displayed with
-    the patient's right on the image's left. None for a lateral view."""
-    key = (view or "").strip().upper()
-    if key in LATERAL_VIEWS:
-        return None
-    return ("R", "L")
 
 
 def _rect(box: Box) -> tuple[float, float, float, float]:

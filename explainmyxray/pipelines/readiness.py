@@ -15,11 +15,11 @@ from pydantic import BaseModel
 
 from ..core.errors import ExplainMyXrayError
 from ..core.paths import default_index_dir
+from ..core.plan import Plan
 from ..registry.extras import install_command, missing_modules
 from ..registry.plugins import PluginHost
 from ..registry.weights import locate_weights
 from .loader import Pipeline
-from ..core.plan import Plan
 
 EXIT_NOT_READY = 3
 

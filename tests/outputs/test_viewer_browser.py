@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,11 +95,20 @@ def page(browser, run_dir: Path):
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
     page.goto((run_dir / "index.html").as_uri())
-    page.wait_for_function("document.querySelector('.viewer')?.dataset.ready === '1'")
+    _wait(page, "() => document.querySelector('.viewer')?.dataset.ready === '1'")
     page.problems = problems  # type: ignore[attr-defined]
     page.requests = requests  # type: ignore[attr-defined]
     yield page
     page.close()
+
+
+def _wait(page, predicate: str, timeout_s: float = 30.0) -> None:
+    """Poll ``predicate`` through the DevTools protocol (Playwright's own polling evaluates
+    strings inside the page, which the page's CSP rightly forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(predicate):
+        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
+        page.wait_for_timeout(50)
 
 
 def _stage(page, *, hover: bool = False) -> np.ndarray:
@@ -166,7 +176,7 @@ def test_zoom_and_pan_change_what_is_drawn(page):
     before = _stage(page)
     page.locator(".zoom-in").first.click()
     page.locator(".zoom-in").first.click()
-    page.wait_for_function("Number(document.querySelector('.viewer').dataset.scale) > 1.4")
+    _wait(page, "() => Number(document.querySelector('.viewer').dataset.scale) > 1.4")
     zoomed = _stage(page)
     assert np.abs(before - zoomed).mean() > 5
     box = page.locator(".viewer .stage").first.bounding_box()
@@ -176,10 +186,10 @@ def test_zoom_and_pan_change_what_is_drawn(page):
     page.mouse.up()
     assert np.abs(_stage(page) - zoomed).mean() > 5  # panned
     page.locator(".zoom-reset").first.click()
-    page.wait_for_function("Number(document.querySelector('.viewer').dataset.scale) === 1")
+    _wait(page, "() => Number(document.querySelector('.viewer').dataset.scale) === 1")
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -400)
-    page.wait_for_function("Number(document.querySelector('.viewer').dataset.scale) > 1")
+    _wait(page, "() => Number(document.querySelector('.viewer').dataset.scale) > 1")
     assert float(viewer.get_attribute("data-scale")) > 1
 
 
@@ -214,7 +224,7 @@ def test_a_large_run_links_image_files_that_the_policy_allows(browser, run_dir, 
     page.goto(index.as_uri())
     image = page.locator("img.xr").first
     image.scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelector('img.xr').complete")
+    _wait(page, "() => document.querySelector('img.xr').complete")
     assert image.evaluate("i => i.naturalWidth") > 0, problems
     assert problems == []
     page.close()
