@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.fingerprint import file_fingerprint
 from .weights import locate_weights
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from .plugins import PluginHost
 
 LIBRARIES = ("explainmyxray", "torch", "transformers", "pydicom", "numpy", "pillow")
-SAMPLE_BYTES = 1 << 20
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".tar.gz")
 
 
@@ -30,8 +30,8 @@ def library_versions() -> dict[str, str | None]:
 
 
 def weights_fingerprint(where: Path | None) -> str | None:
-    """SHA-256 over the size, first and last MiB of each weights file (sorted by name): cheap on
-    multi-GB checkpoints, and it changes when any weights file does."""
+    """SHA-256 over the name and :func:`~explainmyxray.core.fingerprint.file_fingerprint` of each
+    weights file (sorted by name): it changes when any weights file does."""
     if where is None or not where.exists():
         return None
     import hashlib
@@ -45,13 +45,7 @@ def weights_fingerprint(where: Path | None) -> str | None:
         return None
     digest = hashlib.sha256()
     for path in files:
-        size = path.stat().st_size
-        digest.update(f"{path.name}:{size}".encode())
-        with path.open("rb") as fh:
-            digest.update(fh.read(SAMPLE_BYTES))
-            if size > 2 * SAMPLE_BYTES:
-                fh.seek(size - SAMPLE_BYTES)
-                digest.update(fh.read(SAMPLE_BYTES))
+        digest.update(f"{path.name}:{file_fingerprint(path)}".encode())
     return digest.hexdigest()
 
 
