@@ -85,7 +85,7 @@ def check_readiness(pipeline: Pipeline, plan: Plan, host: PluginHost) -> Readine
                             f"`explainmyxray models pull {spec.name}` and drop `weights:`)",
                         )
                     )
-            elif locate_weights(spec) is None:
+            elif spec.needs_weights and locate_weights(spec) is None:
                 gaps.append(
                     Gap(
                         label,

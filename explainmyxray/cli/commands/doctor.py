@@ -36,7 +36,7 @@ def gather(host) -> dict:
     import sys
 
     from ...registry.extras import EXTRAS
-    from ...registry.weights import locate_weights
+    from ...registry.weights import weights_status
 
     report: dict = {
         "python": sys.version.split()[0],
@@ -66,8 +66,7 @@ def gather(host) -> dict:
                     }
                 )
     for spec in host.models:
-        where = locate_weights(spec)
-        report["models"][spec.name] = str(where) if where else None
+        report["models"][spec.name] = weights_status(spec)
     return report
 
 

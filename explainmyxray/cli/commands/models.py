@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         path = weights.pull(spec)
         out().print(f"{spec.name}: {path}", highlight=False)
         return 0
+    if not spec.needs_weights:
+        out().print(f"[green]✓[/] {spec.name}: {weights.NO_WEIGHTS_NEEDED}", highlight=False)
+        return 0
     where = weights.locate_weights(spec)
     if where is None:
         raise weights.explain_missing(spec)
@@ -42,12 +45,11 @@ def _list(host, as_json: bool) -> int:
     import json
 
     from ...core.memory import format_size
-    from ...registry.weights import locate_weights
+    from ...registry.weights import NO_WEIGHTS_NEEDED, weights_status
     from ..console import out
 
     rows = []
     for spec in host.models:
-        where = locate_weights(spec)
         rows.append(
             {
                 "name": spec.name,
@@ -58,7 +60,7 @@ def _list(host, as_json: bool) -> int:
                 "license": spec.license,
                 "memory_bytes": dict(spec.memory_bytes),
                 "default_precision": spec.default_precision,
-                "weights": str(where) if where else None,
+                "weights": weights_status(spec),
             }
         )
     if as_json:
@@ -80,7 +82,7 @@ def _list(host, as_json: bool) -> int:
             (
                 row["name"],
                 "\n".join(row["aliases"]) or "-",
-                "[green]present[/]" if row["weights"] else "[yellow]absent[/]",
+                _weights_cell(row["weights"], NO_WEIGHTS_NEEDED),
                 memory,
                 source,
             )
@@ -92,3 +94,9 @@ def _list(host, as_json: bool) -> int:
         highlight=False,
     )
     return 0
+
+
+def _weights_cell(status: str | None, none_needed: str) -> str:
+    if status == none_needed:
+        return "[green]none needed[/]"
+    return "[green]present[/]" if status else "[yellow]absent[/]"
