@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from ..core.case import FindingStatus
-from .patterns import Phrase, tokenize
-from .sentences import split_sentences
+from .patterns import Phrase, Token, tokenize
+from .sentences import Sentence, split_sentences
 from .vocabulary import MentionKind, Vocabulary, default_vocabulary
 
 PRECEDENCE: dict[str, int] = {"absent": 0, "uncertain": 1, "present": 2}
@@ -48,6 +48,11 @@ NOT_ABNORMAL = frozenset({"normal", "unchanged", "exclude", "suboptimal study"})
 PRE_WINDOW = 16
 POST_TERMINATOR_EXCEPTIONS = frozenset({"which", "that"})
 _CACHE_LIMIT = 50_000
+_PREPOSITIONS = frozenset(
+    "in at within involving of over along near throughout overlying projecting on from into "
+    "about around adjacent behind above below under beneath".split()
+)
+_DETERMINERS = frozenset({"the", "a", "an", "both"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,43 @@ class Mention:
     def implied(self) -> bool:
         """Whether the mention comes from a statement ("lungs are clear"), not a named finding."""
         return self.rule.startswith("implied:")
+
+
+@dataclass(frozen=True)
+class SentenceReading:
+    """One sentence as the labeler read it: its place in the text and its mentions."""
+
+    sentence: Sentence
+    mentions: tuple[Mention, ...]
+    negated: bool
+    words: frozenset[str]
+
+    @property
+    def conditions(self) -> list[Mention]:
+        """The findings and diagnoses the sentence names (not those a statement implies)."""
+        return [m for m in self.mentions if m.kind != "location" and not m.implied]
+
+    def unmapped_reason(self, normal_words: frozenset[str]) -> str | None:
+        """Why the sentence states something the vocabulary cannot name, or None when it names
+        a finding, implies absences ("lungs are clear"), negates, or speaks of normality."""
+        if any(m.kind != "location" for m in self.mentions):
+            return None
+        if self.negated or self.words & normal_words:
+            return None
+        where = [m.label for m in self.mentions if m.kind == "location"]
+        if where:
+            return "names no known finding (places: " + ", ".join(dict.fromkeys(where)) + ")"
+        return "names no known finding"
+
+
+@dataclass(frozen=True)
+class Cues:
+    """The status the cue words of a short item give it, and where the item's own words are."""
+
+    status: FindingStatus
+    start: int
+    end: int
+    trigger: str | None
 
 
 @dataclass(frozen=True)
@@ -98,6 +140,13 @@ class _Local:
     locations: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Analysis:
+    mentions: tuple[_Local, ...]
+    sentence: _Sentence
+    negated: bool
+
+
 class _Sentence:
     """One tokenized sentence and the phrase matches in it."""
 
@@ -111,7 +160,7 @@ class _Sentence:
             self.token_at[position] = index
             position += len(token.text) + 1
         self.token_at[position] = len(self.tokens)
-        self.words = {t.text for t in self.tokens}
+        self.words = frozenset(t.text for t in self.tokens)
 
     def find(self, phrase: Phrase) -> list[_Span]:
         spans = []
@@ -199,16 +248,22 @@ class Labeler:
 
     def __init__(self, vocabulary: Vocabulary | None = None) -> None:
         self.vocabulary = vocabulary or default_vocabulary()
-        self._cache: dict[str, tuple[tuple[_Local, ...], _Sentence]] = {}
+        self._cache: dict[str, _Analysis] = {}
 
     # --- public API ---------------------------------------------------------------------------
 
     def label_text(self, text: str) -> list[Mention]:
         """Every mention in ``text`` (findings, diagnoses, locations, implied absences)."""
-        mentions: list[Mention] = []
+        return [m for reading in self.read(text) for m in reading.mentions]
+
+    def read(self, text: str) -> list[SentenceReading]:
+        """``text`` sentence by sentence: each sentence's mentions, and whether it negates."""
+        readings: list[SentenceReading] = []
         for number, sentence in enumerate(split_sentences(text or "")):
-            locals_, parsed = self._analyze(sentence.text)
-            for local in locals_:
+            analysis = self._analyze(sentence.text)
+            parsed = analysis.sentence
+            mentions = []
+            for local in analysis.mentions:
                 start, end = parsed.chars(local.span)
                 mentions.append(
                     Mention(
@@ -224,7 +279,33 @@ class Labeler:
                         locations=tuple(local.locations),
                     )
                 )
-        return mentions
+            readings.append(
+                SentenceReading(sentence, tuple(mentions), analysis.negated, parsed.words)
+            )
+        return readings
+
+    def strip_cues(self, text: str) -> Cues:
+        """The status words at the start and end of a short item (``no ...``, ``... resolved``),
+        the status they give the words between them, and where those words are in ``text``."""
+        parsed = _Sentence(text)
+        tokens = parsed.tokens
+        if not tokens:
+            return Cues("present", 0, 0, None)
+        scope = self._scope(parsed, self._triggers(parsed))
+        first, last = 0, len(tokens)
+        leading = {t.span.start: t.span.end for t in scope.triggers}
+        while first in leading and leading[first] < last:
+            first = leading[first]
+        trailing = {t.span.end: t.span.start for t in scope.triggers}
+        while last in trailing and trailing[last] > first:
+            last = trailing[last]
+        status, trigger = _status(_Span(first, last), scope)
+        return Cues(
+            status,
+            tokens[first].start,
+            tokens[last - 1].end,
+            trigger.text if trigger is not None and trigger.kind != "probable_pre" else None,
+        )
 
     def label_report(self, text: str, *, rollup: bool = False) -> dict[str, FindingStatus]:
         """One status per PadChest finding/diagnosis label the text speaks about.
@@ -241,18 +322,26 @@ class Labeler:
 
     # --- sentence analysis --------------------------------------------------------------------
 
-    def _analyze(self, text: str) -> tuple[tuple[_Local, ...], _Sentence]:
+    def _analyze(self, text: str) -> _Analysis:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
         parsed = _Sentence(text)
-        result = (tuple(self._analyze_parsed(parsed)), parsed) if parsed.tokens else ((), parsed)
+        result = self._analyze_parsed(parsed) if parsed.tokens else _Analysis((), parsed, False)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[text] = result
         return result
 
-    def _analyze_parsed(self, sentence: _Sentence) -> list[_Local]:
+    def _scope(self, sentence: _Sentence, triggers: list[_Trigger]) -> _Scope:
+        return _Scope(
+            triggers=[t for t in triggers if t.kind != "terminators"],
+            terminators=[t for t in triggers if t.kind == "terminators"],
+            commas=[i for i, t in enumerate(sentence.tokens) if t.text == ","],
+            post_window=self.vocabulary.post_window,
+        )
+
+    def _analyze_parsed(self, sentence: _Sentence) -> _Analysis:
         vocab = self.vocabulary
         findings: list[_Local] = []
         locations: list[_Local] = []
@@ -273,23 +362,19 @@ class Labeler:
             )
         locations = _drop_contained(locations)
         triggers = self._triggers(sentence)
-        scope = _Scope(
-            triggers=[t for t in triggers if t.kind != "terminators"],
-            terminators=[t for t in triggers if t.kind == "terminators"],
-            commas=[i for i, t in enumerate(sentence.tokens) if t.text == ","],
-            post_window=vocab.post_window,
-        )
+        scope = self._scope(sentence, triggers)
         for mention in findings:
             status, trigger = _status(mention.span, scope)
             mention.status = status
             mention.trigger = trigger.text if trigger else None
 
         implied = self._implied(sentence, scope)
-        _attach_locations(findings, locations, scope)
+        _attach_locations(findings, locations, scope, sentence.tokens)
         for location in locations:
             location.status = "present"
         ordered = sorted(findings + implied + locations, key=lambda m: (m.span.start, m.span.end))
-        return ordered
+        negated = any(t.kind.startswith("negation") for t in scope.triggers)
+        return _Analysis(tuple(ordered), sentence, negated)
 
     def _triggers(self, sentence: _Sentence) -> list[_Trigger]:
         found: list[_Trigger] = []
@@ -471,11 +556,26 @@ def _status(
     return "present", pre
 
 
-def _attach_locations(findings: list[_Local], locations: list[_Local], scope: _Scope) -> None:
+def _after_preposition(tokens: Sequence[Token], start: int) -> bool:
+    """Whether the words before token ``start`` are a preposition ("in the", "of both")."""
+    i = start - 1
+    while i >= 0 and tokens[i].text in _DETERMINERS:
+        i -= 1
+    return i >= 0 and tokens[i].text in _PREPOSITIONS
+
+
+def _attach_locations(
+    findings: list[_Local],
+    locations: list[_Local],
+    scope: _Scope,
+    tokens: Sequence[Token] = (),
+) -> None:
     """Give each location to the nearest finding of its clause (overlap counts as distance 0).
 
-    Only the overlapping findings and the nearest ones on each side can be nearest, and a
-    terminator that blocks the nearest one blocks every farther one too.
+    A location after a preposition ("nodule *in the* right upper lobe without cavitation")
+    belongs to the finding before it when one is in the clause. Only the overlapping findings
+    and the nearest ones on each side can be nearest, and a terminator that blocks the nearest
+    one blocks every farther one too.
     """
     if not findings:
         return
@@ -486,6 +586,7 @@ def _attach_locations(findings: list[_Local], locations: list[_Local], scope: _S
     longest = max(f.span.end - f.span.start for f in findings)
     for location in locations:
         span = location.span
+        prepositional = bool(tokens) and _after_preposition(tokens, span.start)
         candidates: set[int] = set()
         low = bisect_left(starts, span.start - longest)
         high = bisect_left(starts, span.end)
@@ -513,6 +614,8 @@ def _attach_locations(findings: list[_Local], locations: list[_Local], scope: _S
                 distance = span.start - finding.span.end
             # On a tie prefer the finding after the location ("left effusion"), then list order.
             order = 0 if span.end <= finding.span.start else 1
+            if distance and prepositional:
+                distance, order = (0, 0) if order == 1 else (distance + len(tokens), order)
             if best is None or (distance, order, index) < best:
                 best = (distance, order, index)
         if best is not None and location.label not in findings[best[2]].locations:
