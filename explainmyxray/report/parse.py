@@ -98,7 +98,6 @@ _PARENTHESES = re.compile(r"\(([^()]*)\)")
 _LOCATION_SEPARATOR = re.compile(r"[,;/&+]|\band\b|\bor\b")
 _LIST_SEPARATOR = re.compile(r"[,;]|\band\b")
 _NON_LABEL = re.compile(r"[^\w\s/+-]")
-_LATERALITY = frozenset({"loc left", "loc right", "loc bilateral"})
 # Longer bullets, or bullets with a verb, that name no known term are sentences, not terms.
 _MAX_UNKNOWN_WORDS = 5
 _VERBS = frozenset(
@@ -494,12 +493,17 @@ class _Reader:
 
 
 def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
-    """The places the sentence gives a finding, without the place its own name is.
+    """The places the sentence gives a finding, less the place its own name is.
 
     "Right hilar enlargement" is a hilar enlargement on the right: ``loc hilar`` is what the
-    finding is, so only the side is kept (grounding adds the finding's own place back, on that
-    side). A side word inside the finding's words ("biapical") is kept.
+    finding is, so only the side is kept, and grounding puts the finding on its own place on that
+    side ("widened mediastinum" is the upper mediastinum, not the whole mediastinum). Place words
+    inside the finding's words are kept when the finding can lie anywhere ("hilar adenopathy"),
+    and side words always ("biapical").
     """
+    from ..anatomy.locations import implied_locations, is_side, is_whole_lung
+
+    own_place = any(not is_whole_lung(loc) for loc in implied_locations(mention.label))
     inside = {
         m.label
         for m in reading.mentions
@@ -513,7 +517,7 @@ def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
     return [
         label
         for label in mention.locations
-        if label in outside or label not in inside or label in _LATERALITY
+        if label in outside or label not in inside or is_side(label) or not own_place
     ]
 
 
