@@ -160,7 +160,7 @@ def implied_locations(finding: str) -> tuple[str, ...]:
 
 
 def is_side(location: str) -> bool:
-    """Whether a location label only names a side (``loc left``, ``loc right``, ``loc bilateral``)."""
+    """Whether a location label names only a side (``loc left``, ``right``, ``bilateral``)."""
     return normalize_location(location) in _table()[1]
 
 

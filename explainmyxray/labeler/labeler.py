@@ -49,9 +49,12 @@ PRE_WINDOW = 16
 POST_TERMINATOR_EXCEPTIONS = frozenset({"which", "that"})
 _CACHE_LIMIT = 50_000
 _PREPOSITIONS = frozenset(
-    "in at within involving of over along near throughout overlying projecting on from into "
-    "about around adjacent behind above below under beneath".split()
-)
+    {
+        "in", "at", "within", "involving", "of", "over", "along", "near", "throughout",
+        "overlying", "projecting", "on", "from", "into", "about", "around", "adjacent", "behind",
+        "above", "below", "under", "beneath",
+    }
+)  # fmt: skip
 _DETERMINERS = frozenset({"the", "a", "an", "both"})
 
 

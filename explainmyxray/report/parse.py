@@ -100,6 +100,8 @@ _LIST_SEPARATOR = re.compile(r"[,;]|\band\b")
 _NON_LABEL = re.compile(r"[^\w\s/+-]")
 # Longer bullets, or bullets with a verb, that name no known term are sentences, not terms.
 _MAX_UNKNOWN_WORDS = 5
+# Longer text is never one item (a label with its cue words): it is read as sentences.
+_MAX_ITEM_CHARS = 200
 _VERBS = frozenset(
     ["is", "are", "has", "have", "been", "was", "were", "appears", "appear", "seems", "seem"]
 )
@@ -158,10 +160,12 @@ class _Reader:
         self.labeler = labeler
         self.warnings: list[str] = []
         self.unmapped: dict[tuple[int, int], UnmappedStatement] = {}
+        self.text = ""
 
     # -- sections --------------------------------------------------------------------------
 
     def read(self, text: str, source: str) -> StructuredReport:
+        self.text = text
         sections = self._split_sections(text)
         has_findings = "findings" in sections
         findings: list[_Item] = []
@@ -183,7 +187,7 @@ class _Reader:
         self._add_impression_findings(impression_lines, merged, has_findings or bool(findings))
         kept = self._most_specific(merged)
         return StructuredReport(
-            findings=[_finding(i) for i in kept],
+            findings=[_finding(i, text) for i in kept],
             impression=impression,
             text=text,
             source=source,
@@ -247,6 +251,8 @@ class _Reader:
 
     def _condition_item(self, head: _Span) -> tuple[Term, FindingStatus, bool] | None:
         """The one condition a short item names, with the status its cue words give it."""
+        if len(head.text) > _MAX_ITEM_CHARS:
+            return None
         lowered = head.text.lower()
         for status, prefix in STATUS_PREFIX.items():
             # The renderer's own wording ("no ...", "possible ..."), whatever the label says.
@@ -264,6 +270,9 @@ class _Reader:
 
     def _unknown(self, content: _Span) -> list[_Item]:
         head, location_texts = _split_item(content)
+        if len(head.text) > _MAX_ITEM_CHARS:
+            self._unmapped(content, "names no known finding")
+            return []
         cues = self.labeler.strip_cues(head.text)
         core = head.text[cues.start : cues.end]
         words = normalize_text(core).split()
@@ -317,9 +326,7 @@ class _Reader:
                 )
         return items
 
-    def _list_of_terms(
-        self, sentence: _Span, reading: SentenceReading, offset: int
-    ) -> list[_Item]:
+    def _list_of_terms(self, sentence: _Span, reading: SentenceReading, offset: int) -> list[_Item]:
         """A sentence that is a list of vocabulary terms ("Cardiomegaly, possible pneumonia"),
         each read as an item (the label its words spell); empty when any part is not one.
 
@@ -433,9 +440,8 @@ class _Reader:
                     continue
                 if parent.label not in self.ontology.ancestors(child.label):
                     continue
-                if parent.status == child.status and parent.status != "absent":
-                    loser, winner = i, j
-                elif parent.status == "uncertain" and child.status == "present":
+                gives_way = parent.status == child.status != "absent"
+                if gives_way or (parent.status, child.status) == ("uncertain", "present"):
                     loser, winner = i, j
                 elif parent.status == child.status == "absent":
                     loser, winner = j, i
@@ -452,7 +458,7 @@ class _Reader:
         if key not in self.unmapped:
             self.warnings.append(f"unmapped statement {span.text!r}: {reason}")
             self.unmapped[key] = UnmappedStatement(
-                text=span.text, start=span.start, end=span.end, reason=reason
+                text=self.text[span.start : span.end], start=span.start, end=span.end, reason=reason
             )
 
     # -- terms -----------------------------------------------------------------------------
@@ -498,8 +504,8 @@ def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
     "Right hilar enlargement" is a hilar enlargement on the right: ``loc hilar`` is what the
     finding is, so only the side is kept, and grounding puts the finding on its own place on that
     side ("widened mediastinum" is the upper mediastinum, not the whole mediastinum). Place words
-    inside the finding's words are kept when the finding can lie anywhere ("hilar adenopathy"),
-    and side words always ("biapical").
+    inside the finding's words are kept when the finding can lie anywhere and they name more
+    than a lung ("hilar adenopathy"), and side words always ("biapical").
     """
     from ..anatomy.locations import implied_locations, is_side, is_whole_lung
 
@@ -517,12 +523,17 @@ def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
     return [
         label
         for label in mention.locations
-        if label in outside or label not in inside or is_side(label) or not own_place
+        if label in outside
+        or label not in inside
+        or is_side(label)
+        or not (own_place or is_whole_lung(label))
     ]
 
 
-def _finding(item: _Item) -> Finding:
+def _finding(item: _Item, text: str) -> Finding:
     evidence = item.evidence
+    if evidence is not None:
+        evidence = _Span(text[evidence.start : evidence.end], evidence.start)
     return Finding(
         label=item.label,
         status=item.status,
@@ -606,9 +617,7 @@ def _split_item(content: _Span) -> tuple[_Span, list[_Span]]:
     location_texts = [
         content.part(m.start(1), m.end(1)).stripped() for m in _PARENTHESES.finditer(content.text)
     ]
-    head = _Span(
-        _PARENTHESES.sub(lambda m: " " * len(m.group()), content.text), content.start
-    )
+    head = _Span(_PARENTHESES.sub(lambda m: " " * len(m.group()), content.text), content.start)
     separator = _ITEM_SEPARATOR.search(head.text)
     if separator is not None:
         location_texts.append(head.part(separator.end(), len(head.text)).stripped())

@@ -92,7 +92,11 @@ def test_every_padchest_finding_has_a_documented_default_place():
         # issue 13: side + finding went to the whole lung
         ("hilar enlargement", ["loc right"], ["right_hilum"]),
         ("pleural effusion", ["loc left"], ["left_lower_zone", "left_costophrenic_angle"]),
-        ("pleural effusion", ["loc left", "loc pleural"], ["left_lower_zone", "left_costophrenic_angle"]),
+        (
+            "pleural effusion",
+            ["loc left", "loc pleural"],
+            ["left_lower_zone", "left_costophrenic_angle"],
+        ),
         ("hemidiaphragm elevation", ["loc right"], ["right_hemidiaphragm"]),
         ("clavicle fracture", ["loc right"], ["right_clavicle"]),
         ("apical pleural thickening", ["loc left"], ["left_apical_zone"]),
