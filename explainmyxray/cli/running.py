@@ -83,6 +83,11 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.total} input(s): {summary.finished} finished, {summary.skipped} skipped "
         f"(already done), {status}"
     )
+    if summary.unmapped:
+        console.print(
+            f"[yellow]{summary.unmapped} report statement(s) name no known finding[/] "
+            "(listed as unmapped in each report.json)"
+        )
     for _case_id, source, errors in summary.failures:
         for e in errors:
             where = f"{escape(source)}: {e.stage} ({escape(e.plugin)})"

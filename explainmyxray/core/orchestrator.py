@@ -88,6 +88,8 @@ class RunSummary:
     finished: int = 0
     failed: int = 0
     skipped: int = 0
+    unmapped: int = 0
+    """Report statements of the finished cases that no finding names (``report.unmapped``)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     model_loads: dict[str, int] = field(default_factory=dict)
     peak_bytes: dict[str, int] = field(default_factory=dict)
@@ -103,6 +105,7 @@ class RunSummary:
             "finished": self.finished,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unmapped_statements": self.unmapped,
             "stage_seconds": self.stage_seconds,
             "model_loads": self.model_loads,
             "peak_bytes": self.peak_bytes,
@@ -233,6 +236,7 @@ class Orchestrator:
             summary.failures.append((case.id, case.source, list(case.errors)))
         else:
             summary.finished += 1
+            summary.unmapped += len(case.report.unmapped) if case.report is not None else 0
 
     # --- one batch ------------------------------------------------------------------------
 
