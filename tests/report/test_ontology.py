@@ -205,3 +205,12 @@ def test_packaged_json_is_what_the_derivation_script_writes() -> None:
         .read_text(encoding="utf-8")
     )
     assert derive.build(table) == packaged
+
+
+def test_spanish_and_abbreviated_labels_are_shown_by_english_names():
+    from explainmyxray.report.ontology import ENGLISH_NAMES, display_name
+
+    onto = load_ontology()
+    assert display_name("pneumoperitoneo") == "pneumoperitoneum"
+    assert display_name("cardiomegaly") == "cardiomegaly"
+    assert all(onto.get(label) is not None for label in ENGLISH_NAMES)
