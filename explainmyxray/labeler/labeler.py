@@ -676,14 +676,34 @@ def _rollup(labels: dict[str, FindingStatus]) -> dict[str, FindingStatus]:
 
 
 def to_chexpert(labels: dict[str, FindingStatus]) -> dict[str, FindingStatus]:
-    """CheXpert statuses from PadChest statuses (``present > uncertain > absent`` per group)."""
+    """CheXpert statuses from PadChest statuses, aggregated the way the CheXpert labeler does.
+
+    Per label ``present > uncertain > absent`` (a negated and an uncertain mention make it
+    uncertain, a positive one wins). "No Finding" is present when no finding other than a support
+    device is present or uncertain, and otherwise left out, never absent. Heart failure present
+    or uncertain makes Cardiomegaly at least uncertain (the CheXpert labeler's ``chf`` rule). The
+    PadChest-to-CheXpert map and its choices: ``docs/chexpert_mapping.md``.
+    """
     from ..report.ontology import load_ontology
 
+    chexpert = load_ontology().chexpert
     out: dict[str, FindingStatus] = {}
-    for chexpert_label, members in load_ontology().chexpert.items():
+    for chexpert_label, members in chexpert.items():
+        if chexpert_label == "No Finding":
+            continue
         statuses = [labels[m] for m in members if m in labels]
         if statuses:
             out[chexpert_label] = max(statuses, key=PRECEDENCE.__getitem__)
+    if labels.get("heart insufficiency") in ("present", "uncertain"):
+        if PRECEDENCE[out.get("Cardiomegaly", "absent")] < PRECEDENCE["uncertain"]:
+            out["Cardiomegaly"] = "uncertain"
+    devices = set(chexpert.get("Support Devices", ()))
+    finding = any(
+        status in ("present", "uncertain") and label not in NOT_ABNORMAL and label not in devices
+        for label, status in labels.items()
+    )
+    if labels and not finding:
+        out["No Finding"] = "present"
     return out
 
 

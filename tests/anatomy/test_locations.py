@@ -121,3 +121,15 @@ def test_grounding_combines_the_findings_own_place_with_the_side(
 
     got = regions_for_locations(grounding_locations(finding, locations)[0])
     assert set(got) == set(expected)
+
+
+def test_the_default_place_table_in_docs_is_current():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "finding_places_doc.py"
+    spec = importlib.util.spec_from_file_location("finding_places_doc", script)
+    assert spec is not None and spec.loader is not None
+    doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc)
+    assert doc.main(["--check"]) == 0

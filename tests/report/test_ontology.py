@@ -170,6 +170,11 @@ def test_chexpert_map_covers_the_14_labels_with_known_conditions_only() -> None:
         ("endotracheal tube", {"Support Devices"}),
         ("enlarged heart", {"Cardiomegaly"}),
         ("scoliosis", set()),
+        ("calcified granuloma", set()),
+        ("costophrenic angle blunting", set()),
+        ("fibrotic band", {"Lung Opacity"}),
+        ("mediastinal mass", {"Lung Lesion"}),
+        ("consolidation", {"Consolidation"}),
     ],
 )
 def test_to_chexpert(label: str, expected: set[str]) -> None:
