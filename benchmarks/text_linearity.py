@@ -46,7 +46,8 @@ HOSTILE = {
     "no no no": lambda n: "no " * (n // 3),
     "periods": lambda n: ". " * (n // 2),
     "open parentheses": lambda n: "(" * n,
-    "colons and dashes": lambda n: "a: - " * (n // 5),
+    "separators": lambda n: "a: - " * (n // 5),
+    "a long list": lambda n: "left effusion, " * (n // 15),
 }
 
 

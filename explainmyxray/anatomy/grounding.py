@@ -102,8 +102,10 @@ def ground_report(report: StructuredReport | None, regions: Sequence[Region]) ->
         else:
             locations, default = grounding_locations(finding.label, locations)
             if default:
-                note = "placed where this finding lies" + (
-                    " on the side the report names" if finding.locations else ""
+                note = (
+                    "located where the finding lies, on the side the report names"
+                    if finding.locations
+                    else "located where the finding's name puts it (the report gives no location)"
                 )
             elif not locations:
                 note = "the report gives no location for this finding"

@@ -164,6 +164,12 @@ def is_side(location: str) -> bool:
     return normalize_location(location) in _table()[1]
 
 
+def side_of(location: str) -> str | None:
+    """The laterality word (``loc left``...) a location label carries, if any."""
+    mapping = _table()[0].get(normalize_location(location))
+    return f"loc {mapping.side}" if mapping is not None and mapping.side else None
+
+
 def is_whole_lung(location: str) -> bool:
     """Whether a location label names no place finer than a whole lung (``loc pleural``)."""
     mapping = _table()[0].get(normalize_location(location))
@@ -177,11 +183,16 @@ def grounding_locations(finding: str, locations: Sequence[str]) -> tuple[list[st
     costophrenic angle"). Otherwise the finding's default place is used on the sides the report
     names: "small left pleural effusion" is the left costophrenic angle and lower zone,
     "elevated right hemidiaphragm" the right hemidiaphragm, "bilateral hilar enlargement" both
-    hila. Returns the locations and whether the default place was used.
+    hila. A finding that can lie anywhere in a lung has no finer place than the report's own.
+    Returns the locations and whether the default place was used.
     """
     places = [loc for loc in locations if not is_side(loc)]
     default = implied_locations(finding)
     if any(not is_whole_lung(loc) for loc in places) or not default:
+        return list(locations), False
+    if all(is_whole_lung(loc) and not is_side(loc) for loc in default):
+        # "anywhere in a lung" adds nothing to the report's own words: a nodule the report
+        # gives no side stays unplaced rather than boxed on both lungs.
         return list(locations), False
     sides = [loc for loc in locations if is_side(loc)]
     return [*sides, *default], True

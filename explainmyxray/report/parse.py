@@ -97,6 +97,8 @@ _ITEM_SEPARATOR = re.compile(r":|\s[-–—]\s|->|→|=>")
 _PARENTHESES = re.compile(r"\(([^()]*)\)")
 _LOCATION_SEPARATOR = re.compile(r"[,;/&+]|\band\b|\bor\b")
 _LIST_SEPARATOR = re.compile(r"[,;]|\band\b")
+# Words that tie a finding to the one before it in a sentence: the two lie in one place.
+_LINKING_WORDS = frozenset({"adjacent", "associated", "overlying", "underlying", "surrounding"})
 _NON_LABEL = re.compile(r"[^\w\s/+-]")
 # Longer bullets, or bullets with a verb, that name no known term are sentences, not terms.
 _MAX_UNKNOWN_WORDS = 5
@@ -312,13 +314,16 @@ class _Reader:
                 elif reason is not None:
                     self._unmapped(sentence, reason)
                 continue
-            for mention in conditions:
+            places = [_own_side(m, reading) for m in conditions]
+            _share_places(conditions, places)
+            _inherit_places(conditions, places, content.text)
+            for mention, where in zip(conditions, places, strict=True):
                 items.append(
                     _Item(
                         mention.label,
                         mention.status,
                         True,
-                        _own_side(mention, reading),
+                        where,
                         mention.trigger is not None,
                         sentence,
                         implied=mention.implied,
@@ -507,7 +512,7 @@ def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
     inside the finding's words are kept when the finding can lie anywhere and they name more
     than a lung ("hilar adenopathy"), and side words always ("biapical").
     """
-    from ..anatomy.locations import implied_locations, is_side, is_whole_lung
+    from ..anatomy.locations import implied_locations, is_side, is_whole_lung, side_of
 
     own_place = any(not is_whole_lung(loc) for loc in implied_locations(mention.label))
     inside = {
@@ -520,14 +525,41 @@ def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
         for m in reading.mentions
         if m.kind == "location" and not (mention.start <= m.start and m.end <= mention.end)
     }
-    return [
-        label
-        for label in mention.locations
-        if label in outside
-        or label not in inside
-        or is_side(label)
-        or not (own_place or is_whole_lung(label))
-    ]
+    kept: list[str] = []
+    for label in mention.locations:
+        if label in outside or label not in inside or is_side(label):
+            kept.append(label)
+        elif own_place or is_whole_lung(label):
+            # "blunting of the right costophrenic angle": the place is the finding's own, the
+            # side is the report's.
+            side = side_of(label)
+            if side is not None:
+                kept.append(side)
+        else:
+            kept.append(label)
+    return list(dict.fromkeys(kept))
+
+
+def _inherit_places(mentions: Sequence[Mention], places: list[list[str]], text: str) -> None:
+    """A finding the sentence names as the reading of another ("left upper lobe opacity
+    suspicious for pneumonia", "effusion with adjacent atelectasis") and gives no place of its
+    own lies where that one does."""
+    for k in range(1, len(mentions)):
+        mention, before = mentions[k], mentions[k - 1]
+        if places[k] or not places[k - 1] or mention.status == "absent":
+            continue
+        between = set(normalize_text(text[before.end : mention.start]).split())
+        if mention.trigger is not None or between & _LINKING_WORDS:
+            places[k] = list(places[k - 1])
+
+
+def _share_places(mentions: Sequence[Mention], places: list[list[str]]) -> None:
+    """Overlapping mentions name one thing twice ("airspace opacity": alveolar pattern and
+    increased density; "apical scarring"): each gets the places of the others."""
+    for i, a in enumerate(mentions):
+        for j, b in enumerate(mentions):
+            if i != j and a.start < b.end and b.start < a.end:
+                places[i].extend(loc for loc in places[j] if loc not in places[i])
 
 
 def _finding(item: _Item, text: str) -> Finding:

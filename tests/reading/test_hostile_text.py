@@ -45,11 +45,27 @@ def _cpu_seconds(fn, text: str) -> float:
     return max(best, 1e-3)
 
 
-@settings(max_examples=6, deadline=None)
-@given(st.sampled_from(["no ", "FINDINGS" + " " * 50 + "!", ". ", "(", "a: - ", "left effusion, "]))
-def test_time_grows_linearly_with_the_input(unit: str) -> None:
+def _benchmark_inputs() -> dict:
+    """The hostile inputs of ``benchmarks/text_linearity.py`` (one list for both)."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "text_linearity.py"
+    spec = importlib.util.spec_from_file_location("text_linearity", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.HOSTILE
+
+
+HOSTILE = _benchmark_inputs()
+
+
+@settings(max_examples=len(HOSTILE), deadline=None)
+@given(st.sampled_from(sorted(HOSTILE)))
+def test_time_grows_linearly_with_the_input(name: str) -> None:
     # Quadratic handling takes 16x as long on 4x the text; linear about 4x. The margin is wide
     # because the machine is shared.
-    small, large = unit * (6000 // len(unit)), unit * (24000 // len(unit))
+    small, large = HOSTILE[name](6000), HOSTILE[name](24000)
     for fn in (parse_report, label_report):
-        assert _cpu_seconds(fn, large) / _cpu_seconds(fn, small) < 10, (fn.__name__, unit)
+        assert _cpu_seconds(fn, large) / _cpu_seconds(fn, small) < 10, (fn.__name__, name)
