@@ -694,9 +694,9 @@ def to_chexpert(labels: dict[str, FindingStatus]) -> dict[str, FindingStatus]:
         statuses = [labels[m] for m in members if m in labels]
         if statuses:
             out[chexpert_label] = max(statuses, key=PRECEDENCE.__getitem__)
-    if labels.get("heart insufficiency") in ("present", "uncertain"):
-        if PRECEDENCE[out.get("Cardiomegaly", "absent")] < PRECEDENCE["uncertain"]:
-            out["Cardiomegaly"] = "uncertain"
+    failure = labels.get("heart insufficiency") in ("present", "uncertain")
+    if failure and PRECEDENCE[out.get("Cardiomegaly", "absent")] < PRECEDENCE["uncertain"]:
+        out["Cardiomegaly"] = "uncertain"
     devices = set(chexpert.get("Support Devices", ()))
     finding = any(
         status in ("present", "uncertain") and label not in NOT_ABNORMAL and label not in devices

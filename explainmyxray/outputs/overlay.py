@@ -656,9 +656,7 @@ def _build_legend(
             )
     for entry in drawn:
         legend.space(0.35)
-        indent = legend.badge_title(
-            entry.number, entry.regions[0].color, display_name(entry.label)
-        )
+        indent = legend.badge_title(entry.number, entry.regions[0].color, display_name(entry.label))
         status = entry.status or "not in report"
         extra = f"confidence {entry.confidence:.2f}" if entry.confidence is not None else ""
         legend.chip(status, to_rgb(STATUS_COLORS.get(status, "#6b7280")), indent, extra)

@@ -234,12 +234,16 @@ class _Reader:
         item = self._read_item(content)
         if item is not None:
             return [item]
-        items = self._read_free_text(content, unmapped := [])
-        if items:
-            for span, reason in unmapped:
-                self._unmapped(span, reason)
-            return items
-        return self._unknown(content)
+        pending: list[tuple[_Span, str]] = []
+        items = self._read_free_text(content, pending)
+        unknown = None if items else self._unknown(content)
+        if unknown is not None:
+            return [unknown]
+        for span, reason in pending:
+            self._unmapped(span, reason)
+        if not items and not pending:
+            self.warnings.append(f"no known finding in: {content.text!r}")
+        return items
 
     def _read_item(self, content: _Span) -> _Item | None:
         """One finding written as an item: ``[cue] label [cue] [(locations)] [: locations]``."""
@@ -270,17 +274,17 @@ class _Reader:
         whole = self._condition(head.text)
         return (whole, "present", False) if whole is not None else None
 
-    def _unknown(self, content: _Span) -> list[_Item]:
+    def _unknown(self, content: _Span) -> _Item | None:
+        """A short item naming no known term ("flux capacitor (left apex)"), kept with
+        ``known=False``; None for longer text or text with a verb (a sentence, not a term)."""
         head, location_texts = _split_item(content)
         if len(head.text) > _MAX_ITEM_CHARS:
-            self._unmapped(content, "names no known finding")
-            return []
+            return None
         cues = self.labeler.strip_cues(head.text)
         core = head.text[cues.start : cues.end]
         words = normalize_text(core).split()
         if not words or len(words) > _MAX_UNKNOWN_WORDS or _VERBS.intersection(words):
-            self._unmapped(content, "names no known finding")
-            return []
+            return None
         label = " ".join(_NON_LABEL.sub(" ", core.lower()).split())
         self.warnings.append(f"unknown finding {label!r} (kept with known=False)")
         locations = self._locations(location_texts, context=content.text)
@@ -289,7 +293,7 @@ class _Reader:
             for m in reading.mentions:
                 if m.kind == "location" and m.label not in locations:
                     locations.append(m.label)
-        return [_Item(label, cues.status, False, locations, cues.trigger is not None, content)]
+        return _Item(label, cues.status, False, locations, cues.trigger is not None, content)
 
     def _read_free_text(
         self, content: _Span, unmapped: list[tuple[_Span, str]] | None = None

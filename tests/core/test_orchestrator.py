@@ -282,4 +282,6 @@ def test_the_summary_counts_the_unmapped_statements_of_finished_cases(tmp_path):
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["summary"]["unmapped_statements"] == 2
     written = reports(tmp_path / "out")
-    assert all(r["report"]["unmapped"][0]["start"] == 14 for r in written.values() if r.get("report"))
+    assert all(
+        r["report"]["unmapped"][0]["start"] == 14 for r in written.values() if r.get("report")
+    )
