@@ -19,7 +19,14 @@ For every sentence (:mod:`.sentences`) the labeler
      or hedge in its clause ("no findings *consistent with* pneumonia" is absent);
 4. applies implied statements: "lungs are clear" (not negated) says consolidation, effusion, ...
    are absent; "no acute cardiopulmonary abnormality" (negated) says the acute findings are;
-5. attaches each location mention to the nearest finding mention of its clause.
+5. attaches each location mention to the nearest finding mention of its clause; a location after
+   a preposition ("nodule *in the* right upper lobe") to the finding before it.
+
+This is the project's one reading engine for report text: the report parser
+(:mod:`explainmyxray.report.parse`) reads free sentences through :meth:`Labeler.read` and item
+cue words through :meth:`Labeler.strip_cues`. Every step runs in time linear in the text: the
+splitter cuts sentences longer than :data:`.sentences.MAX_SENTENCE_CHARS`, and scope questions
+are answered on sorted spans, never over all pairs.
 
 :func:`label_report` folds mentions into one status per label. **Conflicting mentions** resolve
 by precedence ``present > uncertain > absent``: one affirmed mention makes a finding present
