@@ -227,7 +227,9 @@ class _Reader:
 
     # -- lines -----------------------------------------------------------------------------
 
-    def _read_finding_line(self, line: _Span) -> list[_Item]:
+    def _read_finding_line(self, line: _Span, unknown_terms: bool = True) -> list[_Item]:
+        """The findings of one line; with ``unknown_terms`` a short line naming no known term
+        is kept as an unknown finding, else listed as an unmapped statement."""
         content = _strip_bullet(line)
         if not content.text or normalize_text(content.text) in _EMPTY_ITEMS:
             return []
@@ -236,7 +238,7 @@ class _Reader:
             return [item]
         pending: list[tuple[_Span, str]] = []
         items = self._read_free_text(content, pending)
-        unknown = None if items else self._unknown(content)
+        unknown = None if items or not unknown_terms else self._unknown(content)
         if unknown is not None:
             return [unknown]
         for span, reason in pending:
@@ -397,7 +399,8 @@ class _Reader:
     ) -> None:
         known = {f.label for f in findings}
         for line in lines:
-            for found in self._read_finding_line(line):
+            # The impression summarises in prose ("Big heart."): no unknown terms from it.
+            for found in self._read_finding_line(line, unknown_terms=False):
                 if found.label in known:
                     continue
                 if findings_given and not found.implied:

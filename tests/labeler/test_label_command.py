@@ -84,6 +84,7 @@ def test_label_writes_one_case_per_report(xml_folder: Path, tmp_path: Path):
         "failed": 1,
         "failures": ["CXR16"],
         "other_cases_in_folder": 0,
+        "unmapped_statements": 0,
     }
 
 
