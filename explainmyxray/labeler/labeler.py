@@ -259,6 +259,7 @@ class Labeler:
     def __init__(self, vocabulary: Vocabulary | None = None) -> None:
         self.vocabulary = vocabulary or default_vocabulary()
         self._cache: dict[str, _Analysis] = {}
+        self._cues: dict[str, Cues] = {}
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -297,6 +298,15 @@ class Labeler:
     def strip_cues(self, text: str) -> Cues:
         """The status words at the start and end of a short item (``no ...``, ``... resolved``),
         the status they give the words between them, and where those words are in ``text``."""
+        cached = self._cues.get(text)
+        if cached is not None:
+            return cached
+        if len(self._cues) >= _CACHE_LIMIT:
+            self._cues.clear()
+        self._cues[text] = cues = self._strip_cues(text)
+        return cues
+
+    def _strip_cues(self, text: str) -> Cues:
         parsed = _Sentence(text)
         tokens = parsed.tokens
         if not tokens:

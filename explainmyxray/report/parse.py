@@ -104,6 +104,7 @@ _NON_LABEL = re.compile(r"[^\w\s/+-]")
 _MAX_UNKNOWN_WORDS = 5
 # Longer text is never one item (a label with its cue words): it is read as sentences.
 _MAX_ITEM_CHARS = 200
+_MAX_ITEM_WORDS = 10
 _VERBS = frozenset(
     ["is", "are", "has", "have", "been", "was", "were", "appears", "appear", "seems", "seem"]
 )
@@ -345,7 +346,10 @@ class _Reader:
         the negation covers the list), else the part's own cue words.
         """
         items: list[_Item] = []
-        for part in _split_list(sentence):
+        parts = _split_list(sentence)
+        if any(len(part.text.split()) > _MAX_ITEM_WORDS for part in parts):
+            return []
+        for part in parts:
             found = self._condition_item(part)
             if found is None:
                 return []
