@@ -124,6 +124,11 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.total} input(s){duplicates}: {summary.finished} finished, {summary.skipped} "
         f"skipped (already done), {status}" + (f", {not_run} not run" if not_run else "")
     )
+    if summary.unmapped:
+        console.print(
+            f"[yellow]{summary.unmapped} report statement(s) name no known finding[/] "
+            "(listed as unmapped in each report.json)"
+        )
     for case_id, source, errors in summary.failures:
         source = summary.paths.get(case_id, source)
         for e in errors:

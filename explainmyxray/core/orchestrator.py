@@ -114,6 +114,8 @@ class RunSummary:
     finished: int = 0
     failed: int = 0
     skipped: int = 0
+    unmapped: int = 0
+    """Report statements of the finished cases that no finding names (``report.unmapped``)."""
     duplicates: int = 0
     """Inputs with the same bytes as an earlier one (run once, under the first path)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -143,6 +145,7 @@ class RunSummary:
             "finished": self.finished,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unmapped_statements": self.unmapped,
             "duplicates": self.duplicates,
             "stage_seconds": self.stage_seconds,
             "model_loads": self.model_loads,
@@ -372,6 +375,7 @@ class Orchestrator:
             summary.failures.append((case.id, case.source, list(case.errors)))
         else:
             summary.finished += 1
+            summary.unmapped += len(case.report.unmapped) if case.report is not None else 0
 
     # --- one batch ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 
 from explainmyxray.core.case import Case, Finding, QualityFlag, Verification
 from explainmyxray.core.results import atomic_write_bytes
+from explainmyxray.report.ontology import display_name
 
 from .case_files import IMAGE_FILE, ORIGINAL_MAX_SIDE, OVERLAY_FILE
 from .case_summary import case_status, missing_report_reasons, report_missing
@@ -581,7 +582,7 @@ def _findings_table(findings: Iterable[Finding], entries: dict[str, LegendEntry]
         attr = f' data-f="{entry.number}"' if drawn else ""
         rows.append(
             f"<tr{attr}><td>{toggle}</td><td>{_number_badge(entry)}</td>"
-            f"<td><strong>{_e(finding.label)}</strong>"
+            f"<td><strong>{_e(display_name(finding.label))}</strong>"
             f"{unknown}{evidence}</td><td>{_status_chip(finding.status)}</td>"
             f"<td>{confidence}</td></tr>"
         )
@@ -635,7 +636,7 @@ def _locations_table(findings: Iterable[Finding], entries: dict[str, LegendEntry
         locations = ", ".join(finding.locations)
         note = f'<div class="muted small">{_e(entry.note)}</div>' if entry and entry.note else ""
         rows.append(
-            f"<tr><td>{_number_badge(entry)}</td><td>{_e(finding.label)}</td>"
+            f"<tr><td>{_number_badge(entry)}</td><td>{_e(display_name(finding.label))}</td>"
             f"<td>{_e(locations) if locations else _DASH}</td>"
             f"<td>{_region_list(entry)}{note}</td></tr>"
         )
@@ -680,7 +681,7 @@ def _verification(verifications: Sequence[Verification]) -> str:
             f"<h4>{_e(verification.verifier)} <span class='muted small'>· {_e(share)}</span></h4>"
         )
         rows = "".join(
-            f"<tr><td>{_e(v.label)}</td>"
+            f"<tr><td>{_e(display_name(v.label))}</td>"
             f"<td>{_chip(v.verdict.replace('_', ' '), VERDICT_COLORS.get(v.verdict, '#6b7280'))}"
             f"</td><td>{_e(v.reported_status or '—')} → {_e(v.verifier_status or '—')}"
             f"{f'<div class=small>{_e(v.detail)}</div>' if v.detail else ''}</td></tr>"

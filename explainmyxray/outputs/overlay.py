@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from explainmyxray.anatomy.regions import region as canonical_region
 from explainmyxray.core.case import Box, Case, Finding, Grounding, Region
 from explainmyxray.core.results import atomic_write_bytes
+from explainmyxray.report.ontology import display_name
 
 from .case_summary import orientation, report_missing
 from .images import output_scale, pixels_to_image
@@ -356,7 +357,7 @@ def _place_labels(
     for entry in entries:
         number = str(entry.number)
         badge_w = max(height, round(draw.textlength(number, font=font)) + 2 * pad_x)
-        text = entry.label + (" (uncertain)" if entry.status == "uncertain" else "")
+        text = display_name(entry.label) + (" (uncertain)" if entry.status == "uncertain" else "")
         width = badge_w + round(draw.textlength(text, font=font)) + 2 * pad_x
         own = tuple(_display_box(r.box, sx, sy, size) for r in entry.regions)
         requests.append(LabelRequest(number, width, height, own[0], own))  # type: ignore[arg-type]
@@ -663,7 +664,7 @@ def _build_legend(
             )
     for entry in drawn:
         legend.space(0.35)
-        indent = legend.badge_title(entry.number, entry.regions[0].color, entry.label)
+        indent = legend.badge_title(entry.number, entry.regions[0].color, display_name(entry.label))
         status = entry.status or "not in report"
         extra = f"confidence {entry.confidence:.2f}" if entry.confidence is not None else ""
         legend.chip(status, to_rgb(STATUS_COLORS.get(status, "#6b7280")), indent, extra)
@@ -680,7 +681,7 @@ def _build_legend(
             reason = "absent" if entry.status == "absent" else "not localized"
             status = entry.status or "not in report"
             color = to_rgb(STATUS_COLORS.get(status, "#6b7280"))
-            legend.dot(color, f"{entry.label} — {reason}")
+            legend.dot(color, f"{display_name(entry.label)} — {reason}")
 
     if any(e.status == "uncertain" for e in drawn):
         legend.rule()

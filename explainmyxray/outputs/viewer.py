@@ -16,6 +16,7 @@ from importlib.resources import files
 from typing import Any
 
 from explainmyxray.core.case import Box, Case, QualityFlag
+from explainmyxray.report.ontology import display_name
 
 from .case_summary import FRONTAL_VIEWS, orientation
 from .labels import LabelRequest, place_labels
@@ -188,7 +189,7 @@ def _findings_layer(drawn: Sequence[LegendEntry], size: tuple[int, int], font: f
     height = font + 2 * pad
     requests = []
     for entry in drawn:
-        text = f"{entry.number} {entry.label}" + (
+        text = f"{entry.number} {display_name(entry.label)}" + (
             " (uncertain)" if entry.status == "uncertain" else ""
         )
         width = len(text) * font * MONO_ADVANCE + 2 * pad
@@ -206,10 +207,10 @@ def _findings_layer(drawn: Sequence[LegendEntry], size: tuple[int, int], font: f
             parts.append(
                 f'<rect class="box" x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
                 f'height="{y1 - y0:.1f}" stroke="{region_color}"{dash}>'
-                f"<title>{_e(entry.label)}: {_e(region.name)}</title></rect>"
+                f"<title>{_e(display_name(entry.label))}: {_e(region.name)}</title></rect>"
             )
         placement = placements[str(entry.number)]
-        text = f"{entry.number} {entry.label}" + (
+        text = f"{entry.number} {display_name(entry.label)}" + (
             " (uncertain)" if entry.status == "uncertain" else ""
         )
         if placement.inside_image:

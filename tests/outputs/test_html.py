@@ -230,3 +230,11 @@ def test_cases_without_pixels_are_shown_from_their_files(cxr: Path, tmp_path: Pa
     html = write_index(tmp_path, [light], title="t", pipeline_name="p").read_text()
     assert html.count('src="data:image/jpeg;base64,') == 1
     assert "not in memory" not in html
+
+
+def test_labels_are_shown_by_their_english_names(cxr: Path, tmp_path: Path) -> None:
+    case = full_case(cxr / "nih_00000001_000.png")
+    case.report.findings[0].label = "pneumoperitoneo"
+    case.groundings[0].finding = "pneumoperitoneo"
+    html = write_index(tmp_path, [case], title="t", pipeline_name="p").read_text()
+    assert "pneumoperitoneum" in html and "pneumoperitoneo<" not in html
