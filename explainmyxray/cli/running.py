@@ -15,6 +15,7 @@ from ..outputs import write_case_outputs, write_index
 from ..pipelines.loader import load_pipeline
 from ..pipelines.shipped import resolve_pipeline
 from ..registry.plugins import PluginHost
+from ..tracking.signals import write_signals
 from .console import out
 from .progress import StepProgress
 
@@ -29,15 +30,24 @@ def execute(
     device: str | None = None,
     keep_phi: bool = False,
     report_text: str | None = None,
+    track: str | None = None,
 ) -> RunSummary:
+    """``track`` is the ``--track`` value (None: not given); see :mod:`explainmyxray.tracking`."""
+    from ..tracking.mlflow_store import resolve_tracking
+
     pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
+    tracking = resolve_tracking(track, pipeline.config.tracking)
+    if tracking is not None:
+        from ..tracking.mlflow_store import require_mlflow
+
+        require_mlflow()  # before the run, not after it
     sources = expand_inputs(inputs)
     orchestrator = Orchestrator(
         host,
         pipeline,
         device=device,
         keep_phi=keep_phi,
-        case_writers=[write_case_outputs],
+        case_writers=[write_case_outputs, write_signals],
         run_writers=_run_writers(pipeline.name),
     )
     console = out()
@@ -54,6 +64,20 @@ def execute(
     finally:
         host.pm.unregister(name="cli-progress")
     print_summary(summary)
+    if tracking is not None:
+        from ..tracking.runs import log_pipeline_run
+        from .track import announce
+
+        run_id = log_pipeline_run(
+            tracking,
+            out_dir,
+            host=host,
+            pipeline=pipeline,
+            plan=orchestrator.plan,
+            stats=orchestrator.manager.stats,
+            summary=summary,
+        )
+        announce(run_id, tracking.uri)
     index = out_dir / "index.html"
     if index.is_file():
         console.print(f"HTML report: {index.resolve()}", highlight=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..track import add_track_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="build the data set, write its summary and stop (no model needed)",
     )
+    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,15 +87,42 @@ def run(args: argparse.Namespace) -> int:
             highlight=False,
         )
 
-    result = train(
-        config,
-        data,
-        out_dir,
-        resume=args.resume,
-        device=args.device,
-        callbacks=[rich_progress_callback(err())],
-        on_eval=show_eval,
-    )
+    from ...tracking.mlflow_store import require_mlflow, resolve_tracking
+
+    tracking = resolve_tracking(args.track)
+    if tracking is None:
+        result = train(
+            config,
+            data,
+            out_dir,
+            resume=args.resume,
+            device=args.device,
+            callbacks=[rich_progress_callback(err())],
+            on_eval=show_eval,
+        )
+    else:
+        require_mlflow()
+        from ...tracking.runs import tracked_training
+        from ..track import announce
+
+        with tracked_training(tracking, config.model_dump(mode="json"), out_dir) as tracker:
+
+            def show_and_log(result: dict) -> None:
+                show_eval(result)
+                tracker.on_eval(result)
+
+            result = train(
+                config,
+                data,
+                out_dir,
+                resume=args.resume,
+                device=args.device,
+                callbacks=[rich_progress_callback(err())],
+                on_eval=show_and_log,
+                report_to=tracker.report_to,
+            )
+            tracker.finish(result.adapter_dir, result.card_json, result.card_markdown)
+        announce(tracker.run.run_id, tracking.uri)
     for fallback in result.runtime.get("fallbacks", []):
         err().print(f"[yellow]fallback:[/] {fallback}", highlight=False)
     out().print(
