@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_PERMUTATIONS = 2000
+DEFAULT_PERMUTATIONS = 5000
 MIN_EXPECTED = 5.0
 
 

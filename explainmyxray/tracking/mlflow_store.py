@@ -72,7 +72,15 @@ def require_mlflow() -> Any:
 
 
 def client(settings: TrackingSettings) -> Any:
-    return require_mlflow().MlflowClient(tracking_uri=settings.uri)
+    mlflow = require_mlflow()
+    try:
+        return mlflow.MlflowClient(tracking_uri=settings.uri)
+    except Exception as exc:
+        raise store_error(settings, exc) from exc
+
+
+def store_error(settings: TrackingSettings, exc: Exception) -> TrackingError:
+    return TrackingError(f"MLflow store {settings.uri}: {type(exc).__name__}: {exc}")
 
 
 def experiment_id(mlflow_client: Any, settings: TrackingSettings) -> str:
@@ -84,7 +92,7 @@ def experiment_id(mlflow_client: Any, settings: TrackingSettings) -> str:
             settings.experiment, artifact_location=sqlite_artifact_root(settings.uri)
         )
     except Exception as exc:
-        raise TrackingError(f"MLflow store {settings.uri}: {type(exc).__name__}: {exc}") from exc
+        raise store_error(settings, exc) from exc
 
 
 @dataclass
@@ -151,7 +159,7 @@ def tracked_run(
     try:
         run = mlflow_client.create_run(exp, run_name=name, tags=dict(tags or {}))
     except Exception as exc:
-        raise TrackingError(f"MLflow store {settings.uri}: {type(exc).__name__}: {exc}") from exc
+        raise store_error(settings, exc) from exc
     handle = TrackedRun(mlflow_client, run.info.run_id)
     try:
         yield handle

@@ -101,7 +101,8 @@ def _model_params(host: PluginHost, plan: Plan) -> dict[str, object]:
         for request in ps.models:
             spec = host.models.get(request.name)
             weights = request.weights or locate_weights(spec)
-            params[key("model", request.name, "precision")] = request.precision
+            precision = request.precision or spec.default_precision
+            params[key("model", request.name, "precision")] = precision
             params[key("model", request.name, "device")] = ps.device
             params[key("model", request.name, "hub_id")] = spec.hub_id
             params[key("model", request.name, "revision")] = spec.revision

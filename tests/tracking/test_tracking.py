@@ -158,6 +158,8 @@ def test_settings_come_from_the_flag_then_environment_then_pipeline(monkeypatch,
 def test_an_unwritable_store_is_one_clear_error(tmp_path):
     from explainmyxray.tracking.mlflow_store import tracked_run as open_run
 
-    settings = resolve_tracking(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'm.db'}")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings = resolve_tracking(f"sqlite:///{blocker / 'm.db'}")
     with pytest.raises(TrackingError, match="MLflow store"), open_run(settings, "x"):
         pass
