@@ -10,10 +10,9 @@ from rich.table import Table
 
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
-from ..core.orchestrator import Orchestrator, RunSummary
+from ..core.orchestrator import RunSummary
 from ..outputs import write_case_outputs, write_index
-from ..pipelines.loader import load_pipeline
-from ..pipelines.shipped import resolve_pipeline
+from ..pipelines.engine import Engine
 from ..registry.plugins import PluginHost
 from ..tracking.signals import write_signals
 from .console import out
@@ -33,36 +32,34 @@ def execute(
     track: str | None = None,
 ) -> RunSummary:
     """``track`` is the ``--track`` value (None: not given); see :mod:`explainmyxray.tracking`."""
-    from ..tracking.mlflow_store import resolve_tracking
+    from ..tracking.mlflow_store import require_mlflow, resolve_tracking
 
-    pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
-    tracking = resolve_tracking(track, pipeline.config.tracking)
-    if tracking is not None:
-        from ..tracking.mlflow_store import require_mlflow
-
-        require_mlflow()  # before the run, not after it
-    sources = expand_inputs(inputs)
-    orchestrator = Orchestrator(
-        host,
-        pipeline,
-        device=device,
-        keep_phi=keep_phi,
-        case_writers=[write_case_outputs, write_signals],
-        run_writers=_run_writers(pipeline.name),
-    )
-    console = out()
-    console.print(
-        f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
-        highlight=False,
-    )
-    labels = [ps.step.label for ps in orchestrator.plan.steps]
-    progress = StepProgress(labels, len(sources), console)
-    host.pm.register(progress, name="cli-progress")
-    try:
+    # One run: models no later step needs are unloaded at once, as they always were.
+    with Engine(host, device=device, retain=False) as engine:
+        pipeline = engine.load(pipeline_ref)
+        tracking = resolve_tracking(track, pipeline.config.tracking)
+        if tracking is not None:
+            require_mlflow()  # before the run, not after it
+        sources = expand_inputs(inputs)
+        plan = engine.plan(pipeline)
+        console = out()
+        console.print(
+            f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
+            highlight=False,
+        )
+        progress = StepProgress([ps.step.label for ps in plan.steps], len(sources), console)
         with progress:
-            summary = orchestrator.run(sources, out_dir, force=force, report_text=report_text)
-    finally:
-        host.pm.unregister(name="cli-progress")
+            summary = engine.run(
+                pipeline,
+                sources,
+                out_dir,
+                force=force,
+                report_text=report_text,
+                keep_phi=keep_phi,
+                case_writers=[write_case_outputs, write_signals],
+                run_writers=_run_writers(pipeline.name),
+                progress=progress,
+            )
     print_summary(summary)
     if tracking is not None:
         from ..tracking.runs import log_pipeline_run
@@ -73,8 +70,8 @@ def execute(
             out_dir,
             host=host,
             pipeline=pipeline,
-            plan=orchestrator.plan,
-            stats=orchestrator.manager.stats,
+            plan=plan,
+            stats=engine.manager.stats,
             summary=summary,
         )
         announce(run_id, tracking.uri)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..core.model_manager import ManagerStats
     from ..core.orchestrator import RunSummary
     from ..pipelines.loader import Pipeline
-    from ..pipelines.planner import Plan
+    from ..core.plan import Plan
     from ..registry.plugins import PluginHost
     from ..scoring.evaluate import EvalResult
     from .monitor import DriftReport
