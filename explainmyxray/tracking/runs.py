@@ -25,8 +25,8 @@ from .mlflow_store import TrackedRun, TrackingSettings, tracked_run
 if TYPE_CHECKING:
     from ..core.model_manager import ManagerStats
     from ..core.orchestrator import RunSummary
-    from ..pipelines.loader import Pipeline
     from ..core.plan import Plan
+    from ..pipelines.loader import Pipeline
     from ..registry.plugins import PluginHost
     from ..scoring.evaluate import EvalResult
     from .monitor import DriftReport
