@@ -48,13 +48,17 @@ def screenshot(
     return shot
 
 
-def requested_urls(net_log: Path) -> set[str]:
-    """Every URL that Chromium's NetLog saw a request for."""
+def page_requests(net_log: Path) -> set[str]:
+    """Every URL the page itself asked the network for, from Chromium's NetLog.
+
+    Chromium's own background requests (update checks, account lookups) start with the initiator
+    ``not an origin``; requests a page makes carry its origin (``null`` for a ``file:`` page)."""
     document = json.loads(net_log.read_text(encoding="utf-8"))
+    start_job = document["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
     urls = set()
     for event in document.get("events", []):
         params = event.get("params") or {}
         url = params.get("url")
-        if isinstance(url, str):
+        if event.get("type") == start_job and url and params.get("initiator") != "not an origin":
             urls.add(url)
     return urls

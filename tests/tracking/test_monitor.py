@@ -20,7 +20,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("scipy")
 
 from explainmyxray.tracking.profile import load_profile
-from tests.headless import requested_urls, screenshot
+from tests.headless import page_requests, screenshot
 
 from .conftest import cli
 from .mlflow_readback import read_run
@@ -150,9 +150,16 @@ def test_the_drift_page_renders_offline_with_its_plots(shifted_report, tmp_path)
     html = page.read_text()
     assert "http://" not in html and "https://" not in html
     assert html.count('src="data:image/png;base64,') >= 5
+    # the check itself sees a page's remote request (a control page with one remote image)
+    control = tmp_path / "control.html"
+    control.write_text('<html><body><img src="http://127.0.0.1:9/remote.png"></body></html>')
+    control_log = tmp_path / "control-netlog.json"
+    screenshot(control, tmp_path, (200, 200), net_log=control_log)
+    assert "http://127.0.0.1:9/remote.png" in page_requests(control_log)
+
     net_log = tmp_path / "netlog.json"
     shot = screenshot(page, tmp_path, (1400, 4000), net_log=net_log)
-    remote = {u for u in requested_urls(net_log) if not u.startswith(("file:", "data:"))}
+    remote = {u for u in page_requests(net_log) if not u.startswith(("file:", "data:"))}
     assert remote == set()
     from PIL import Image
 
