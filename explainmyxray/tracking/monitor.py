@@ -112,11 +112,12 @@ def _rate(name: str, group: str, ref: list[bool], cur: list[bool], seed: int) ->
     return result
 
 
-def _continuous(name: str, group: str, ref: list[float], cur: list[float]) -> SignalResult:
+def _sampled(name: str, group: str, kind: Kind, ref: list, cur: list) -> SignalResult:
+    """A signal tested on per-case samples; a note when either side has too few."""
     result = SignalResult(
         name=name,
         group=group,
-        kind="continuous",
+        kind=kind,
         n_reference=len(ref),
         n_current=len(cur),
         reference=ref,
@@ -124,24 +125,19 @@ def _continuous(name: str, group: str, ref: list[float], cur: list[float]) -> Si
     )
     if len(ref) < MIN_SAMPLES or len(cur) < MIN_SAMPLES:
         result.note = f"fewer than {MIN_SAMPLES} values on one side ({len(ref)} vs {len(cur)})"
-        return result
-    return _tested(result, continuous_test(ref, cur))
+    return result
+
+
+def _continuous(name: str, group: str, ref: list[float], cur: list[float]) -> SignalResult:
+    result = _sampled(name, group, "continuous", ref, cur)
+    return result if result.note else _tested(result, continuous_test(ref, cur))
 
 
 def _multivariate(
     name: str, group: str, ref: list[list[float]], cur: list[list[float]], seed: int
 ) -> SignalResult:
-    result = SignalResult(
-        name=name,
-        group=group,
-        kind="multivariate",
-        n_reference=len(ref),
-        n_current=len(cur),
-        reference=ref,
-        current=cur,
-    )
-    if len(ref) < MIN_SAMPLES or len(cur) < MIN_SAMPLES:
-        result.note = f"fewer than {MIN_SAMPLES} vectors on one side ({len(ref)} vs {len(cur)})"
+    result = _sampled(name, group, "multivariate", ref, cur)
+    if result.note:
         return result
     if len({len(v) for v in [*ref, *cur]}) != 1:
         result.note = "the two runs' vectors differ in length (different models or versions)"

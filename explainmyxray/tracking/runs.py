@@ -14,7 +14,7 @@ import contextlib
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -271,7 +271,7 @@ def tracked_training(
 class TrainingTracker:
     """The hooks the ``train`` command wires in."""
 
-    report_to: Sequence[str] = ("mlflow",)
+    report_to: tuple[str, ...] = ("mlflow",)
 
     def __init__(self, run: TrackedRun) -> None:
         self.run = run

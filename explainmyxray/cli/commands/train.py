@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ...core.errors import UsageError
+    from ...tracking.mlflow_store import require_mlflow, resolve_tracking
     from ...training.config import TrainConfig, load_config
     from ...training.dataset import build_training_data
     from ..console import err, out
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give either --jsonl or --data/--images, not both")
     if not args.jsonl and not (args.data and args.images):
         raise UsageError("give --data and --images (PadChest), or --jsonl")
+    tracking = resolve_tracking(args.track)
+    if tracking is not None:
+        require_mlflow()  # before hours of training, not after
     config = load_config(args.config) if args.config else TrainConfig()
     if args.max_steps is not None:
         if args.max_steps < 1:
@@ -87,21 +91,21 @@ def run(args: argparse.Namespace) -> int:
             highlight=False,
         )
 
-    from ...tracking.mlflow_store import require_mlflow, resolve_tracking
-
-    tracking = resolve_tracking(args.track)
-    if tracking is None:
-        result = train(
+    def run_training(on_eval, report_to: tuple[str, ...] = ()):
+        return train(
             config,
             data,
             out_dir,
             resume=args.resume,
             device=args.device,
             callbacks=[rich_progress_callback(err())],
-            on_eval=show_eval,
+            on_eval=on_eval,
+            report_to=report_to,
         )
+
+    if tracking is None:
+        result = run_training(show_eval)
     else:
-        require_mlflow()
         from ...tracking.runs import tracked_training
         from ..track import announce
 
@@ -111,16 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 show_eval(result)
                 tracker.on_eval(result)
 
-            result = train(
-                config,
-                data,
-                out_dir,
-                resume=args.resume,
-                device=args.device,
-                callbacks=[rich_progress_callback(err())],
-                on_eval=show_and_log,
-                report_to=tracker.report_to,
-            )
+            result = run_training(show_and_log, tracker.report_to)
             tracker.finish(result.adapter_dir, result.card_json, result.card_markdown)
         announce(tracker.run.run_id, tracking.uri)
     for fallback in result.runtime.get("fallbacks", []):
