@@ -67,6 +67,11 @@ def test_run_params_name_the_pipeline_plugins_models_and_budget(tracked_run):
     assert int(params["budget.cpu_bytes"]) > 0
     assert params["version.explainmyxray"]
     assert tracked_run["logged"].tags["explainmyxray.command"] == "run"
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=read_store(tracked_run))
+    experiment = client.get_run(tracked_run["run_id"]).info.experiment_id
+    assert client.get_experiment(experiment).name == "acceptance"  # the pipeline's tracking:
     assert tracked_run["logged"].status == "FINISHED"
 
 
