@@ -170,3 +170,14 @@ def test_the_drift_page_renders_offline_with_its_plots(shifted_report, tmp_path)
     assert blue.sum() > 2000 and pink.sum() > 2000
     verdict_red = (pixels[..., 0] > 150) & (pixels[..., 1] < 40) & (pixels[..., 2] < 60)
     assert verdict_red.sum() > 100  # the drift verdicts are drawn in red
+
+
+def test_bad_inputs_are_one_clear_error(tmp_path, capsys):
+    assert cli(["monitor", str(tmp_path / "absent"), str(tmp_path)]) == 2
+    assert "neither a run folder nor a drift profile file" in capsys.readouterr().err
+    stale = tmp_path / "stale.json"
+    stale.write_text('{"version": 9}')
+    assert cli(["monitor", str(stale), str(tmp_path)]) == 1
+    assert "not a drift profile of version 1" in capsys.readouterr().err
+    assert cli(["monitor", "profile", str(tmp_path), "--alpha", "2"]) == 2
+    assert "--alpha must be between 0 and 1" in capsys.readouterr().err
