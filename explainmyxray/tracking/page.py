@@ -166,9 +166,6 @@ def _number(value: float | None) -> str:
 
 
 def render_page(report: DriftReport) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     rows = []
     for s in report.signals:
         rows.append(
