@@ -21,6 +21,7 @@ COMMANDS = {
     "train": "Fine-tune the report generator (QLoRA) on PadChest or JSONL data.",
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
     "label": "Label free-text reports into structured report.json cases (rule-based).",
+    "monitor": "Compare two runs for drift (or `monitor profile RUN` to save a reference).",
 }
 
 

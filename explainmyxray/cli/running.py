@@ -17,6 +17,7 @@ from ..outputs import write_case_outputs, write_index
 from ..pipelines.engine import Engine
 from ..pipelines.readiness import NotReadyError, check_readiness
 from ..registry.plugins import PluginHost
+from ..tracking.signals import write_signals
 from .console import out
 from .progress import StepProgress
 
@@ -31,10 +32,17 @@ def execute(
     device: str | None = None,
     keep_phi: bool = False,
     report_text: str | None = None,
+    track: str | None = None,
 ) -> RunSummary:
+    """``track`` is the ``--track`` value (None: not given); see :mod:`explainmyxray.tracking`."""
+    from ..tracking.mlflow_store import require_mlflow, resolve_tracking
+
     # One run: models no later step needs are unloaded at once, as they always were.
     with Engine(host, device=device, retain=False) as engine:
         pipeline = engine.load(pipeline_ref)
+        tracking = resolve_tracking(track, pipeline.config.tracking)
+        if tracking is not None:
+            require_mlflow()  # before the run, not after it
         sources = expand_inputs(inputs)
         plan = engine.plan(pipeline)
         readiness = check_readiness(pipeline, plan, host)
@@ -55,11 +63,25 @@ def execute(
                 force=force,
                 report_text=report_text,
                 keep_phi=keep_phi,
-                case_writers=[write_case_outputs],
+                case_writers=[write_case_outputs, write_signals],
                 run_writers=_run_writers(pipeline.name),
                 progress=progress,
             )
     print_summary(summary)
+    if tracking is not None:
+        from ..tracking.runs import log_pipeline_run
+        from .track import announce
+
+        run_id = log_pipeline_run(
+            tracking,
+            out_dir,
+            host=host,
+            pipeline=pipeline,
+            plan=plan,
+            stats=engine.manager.stats,
+            summary=summary,
+        )
+        announce(run_id, tracking.uri)
     index = out_dir / "index.html"
     if index.is_file():
         console.print(f"HTML report: {index.resolve()}", highlight=False)

@@ -59,3 +59,7 @@ class StageError(ExplainMyXrayError):
         self.stage = stage
         self.plugin = plugin
         self.message = message
+
+
+class TrackingError(ExplainMyXrayError):
+    """Experiment tracking (MLflow) is not installed, or its store cannot be reached or written."""

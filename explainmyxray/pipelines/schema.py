@@ -42,6 +42,19 @@ class StepConfig(Strict):
         return value
 
 
+class TrackingConfig(Strict):
+    """Record each run of this pipeline in MLflow (``explainmyxray run --track`` does the same).
+
+    ``uri`` is an MLflow tracking URI; without one, ``MLFLOW_TRACKING_URI``, else MLflow's own
+    default, a SQLite database ``mlflow.db`` in the working folder. Nothing is sent to a server
+    unless ``uri`` (or the environment) names one."""
+
+    enabled: bool = True
+    uri: str | None = Field(default=None, min_length=1)
+    experiment: str = Field(default="explainmyxray", min_length=1)
+    overlays: int = Field(default=8, ge=0, description="how many overlays to log as artifacts")
+
+
 class PipelineConfig(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -49,6 +62,7 @@ class PipelineConfig(Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     batch_size: int = Field(default=16, ge=1)
     stages: list[StepConfig] = Field(min_length=1)
+    tracking: TrackingConfig | None = None
 
     @field_validator("device")
     @classmethod

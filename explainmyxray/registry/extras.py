@@ -13,6 +13,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "chexbert": ("torch", "transformers"),
     "radgraph": ("torch", "transformers", "radgraph"),
     "data": ("torchxrayvision",),
+    "tracking": ("mlflow", "sqlalchemy", "matplotlib", "scipy"),
 }
 
 

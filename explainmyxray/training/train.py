@@ -172,8 +172,11 @@ def lora_config(config: TrainConfig) -> Any:
     )
 
 
-def sft_config(runtime: Runtime, out: Path, *, evaluate: bool) -> Any:
-    """TRL's ``SFTConfig`` for the runtime config (checkpoints under ``OUT/checkpoints``)."""
+def sft_config(
+    runtime: Runtime, out: Path, *, evaluate: bool, report_to: Sequence[str] = ()
+) -> Any:
+    """TRL's ``SFTConfig`` for the runtime config (checkpoints under ``OUT/checkpoints``);
+    ``report_to`` names transformers' logging integrations (``["mlflow"]``), none by default."""
     from trl import SFTConfig
 
     t = runtime.config.training
@@ -210,7 +213,7 @@ def sft_config(runtime: Runtime, out: Path, *, evaluate: bool) -> Any:
         dataset_kwargs={"skip_prepare_dataset": True},
         max_length=None,  # the collator truncates (answers only, never the image tokens)
         label_names=["labels"],
-        report_to="none",
+        report_to=list(report_to) or "none",
         disable_tqdm=True,
         use_cpu=not runtime.device.startswith("cuda"),
     )
@@ -263,11 +266,13 @@ def train(
     device: str | None = None,
     callbacks: Sequence[Any] = (),
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    report_to: Sequence[str] = (),
 ) -> TrainResult:
     """Fine-tune the generator on ``data`` as ``config`` says; see the module docstring.
 
     ``callbacks`` are extra ``TrainerCallback`` objects (progress display); ``on_eval`` gets each
-    generate → parse → score result.
+    generate → parse → score result. ``report_to`` is passed to transformers (``["mlflow"]``
+    logs parameters, losses and evaluations to the active MLflow run).
     """
     out = Path(out).expanduser()
     train_examples = data.split("train")
@@ -324,7 +329,7 @@ def train(
     )
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(runtime, out, evaluate=bool(loss_examples)),
+        args=sft_config(runtime, out, evaluate=bool(loss_examples), report_to=report_to),
         data_collator=collator,
         train_dataset=hf_dataset(train_examples),
         eval_dataset=hf_dataset(loss_examples) if loss_examples else None,

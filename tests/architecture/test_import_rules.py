@@ -82,7 +82,8 @@ def test_no_plugin_imports_another_plugin():
 
 
 @pytest.mark.parametrize(
-    "package", ["training", "models", "anatomy", "imaging", "report", "labeler", "scoring"]
+    "package",
+    ["training", "models", "anatomy", "imaging", "report", "labeler", "scoring", "tracking"],
 )
 def test_libraries_below_the_plugins_import_no_plugin_and_no_cli(package):
     def forbidden(path: Path, target: str) -> str | None:

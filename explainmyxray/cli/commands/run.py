@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..track import add_track_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", help="a pipeline YAML file, or the name of a shipped one")
@@ -15,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep patient identifiers from DICOM headers in outputs (off by default)",
     )
+    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         keep_phi=args.keep_phi,
         report_text=args.report,
+        track=args.track,
     )
     return exit_status(summary)

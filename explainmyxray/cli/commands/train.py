@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..track import add_track_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -33,12 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="build the data set, write its summary and stop (no model needed)",
     )
+    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ...core.errors import UsageError
+    from ...tracking.mlflow_store import require_mlflow, resolve_tracking
     from ...training.config import TrainConfig, load_config
     from ...training.dataset import build_training_data
     from ..console import err, out
@@ -47,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give either --jsonl or --data/--images, not both")
     if not args.jsonl and not (args.data and args.images):
         raise UsageError("give --data and --images (PadChest), or --jsonl")
+    tracking = resolve_tracking(args.track)
+    if tracking is not None:
+        require_mlflow()  # before hours of training, not after
     config = load_config(args.config) if args.config else TrainConfig()
     if args.max_steps is not None:
         if args.max_steps < 1:
@@ -95,15 +102,33 @@ def run(args: argparse.Namespace) -> int:
             highlight=False,
         )
 
-    result = train(
-        config,
-        data,
-        out_dir,
-        resume=args.resume,
-        device=args.device,
-        callbacks=[rich_progress_callback(err())],
-        on_eval=show_eval,
-    )
+    def run_training(on_eval, report_to: tuple[str, ...] = ()):
+        return train(
+            config,
+            data,
+            out_dir,
+            resume=args.resume,
+            device=args.device,
+            callbacks=[rich_progress_callback(err())],
+            on_eval=on_eval,
+            report_to=report_to,
+        )
+
+    if tracking is None:
+        result = run_training(show_eval)
+    else:
+        from ...tracking.runs import tracked_training
+        from ..track import announce
+
+        with tracked_training(tracking, config.model_dump(mode="json"), out_dir) as tracker:
+
+            def show_and_log(result: dict) -> None:
+                show_eval(result)
+                tracker.on_eval(result)
+
+            result = run_training(show_and_log, tracker.report_to)
+            tracker.finish(result.adapter_dir, result.card_json, result.card_markdown)
+        announce(tracker.run.run_id, tracking.uri)
     for fallback in result.runtime.get("fallbacks", []):
         err().print(f"[yellow]fallback:[/] {fallback}", highlight=False)
     out().print(
