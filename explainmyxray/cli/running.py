@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
-from ..core.orchestrator import Orchestrator, RunSummary
+from ..core.orchestrator import CaseWriter, Orchestrator, RunSummary
 from ..outputs import write_case_outputs, write_index
 from ..pipelines.loader import load_pipeline
 from ..pipelines.shipped import resolve_pipeline
@@ -29,15 +29,21 @@ def execute(
     device: str | None = None,
     keep_phi: bool = False,
     report_text: str | None = None,
+    dicom_outputs: bool = False,
 ) -> RunSummary:
     pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
     sources = expand_inputs(inputs)
+    case_writers: list[CaseWriter] = [write_case_outputs]
+    if dicom_outputs:
+        from ..interop.case_writer import dicom_case_writer
+
+        case_writers.append(dicom_case_writer(keep_phi=keep_phi))
     orchestrator = Orchestrator(
         host,
         pipeline,
         device=device,
         keep_phi=keep_phi,
-        case_writers=[write_case_outputs],
+        case_writers=case_writers,
         run_writers=_run_writers(pipeline.name),
     )
     console = out()

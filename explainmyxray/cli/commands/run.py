@@ -15,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep patient identifiers from DICOM headers in outputs (off by default)",
     )
+    parser.add_argument(
+        "--dicom-outputs",
+        action="store_true",
+        help="also write sr.dcm (TID 1500 SR with the finding boxes) and seg.dcm (region masks)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         keep_phi=args.keep_phi,
         report_text=args.report,
+        dicom_outputs=args.dicom_outputs,
     )
     return 0 if summary.ok else 1
