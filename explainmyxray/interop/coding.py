@@ -126,7 +126,10 @@ def finding_code(label: str) -> Code:
 
 @cache
 def _finding_labels() -> dict[tuple[str, str], str]:
-    table = {(getattr(codes.SCT, kw).value, "SCT"): lbl for lbl, kw in _DICOM_SNOMED_FINDINGS.items()}
+    table = {
+        (getattr(codes.SCT, keyword).value, "SCT"): label
+        for label, keyword in _DICOM_SNOMED_FINDINGS.items()
+    }
     table.update({(value, "SCT"): lbl for lbl, (value, _) in EXTRA_SNOMED.items()})
     return table
 
@@ -151,9 +154,7 @@ def _regions_by_site() -> dict[tuple[str, str | None, str | None], str]:
     return {site_code(r).key: r.id for r in REGIONS}
 
 
-def region_from_site(
-    location: str, laterality: str | None, modifier: str | None
-) -> str | None:
+def region_from_site(location: str, laterality: str | None, modifier: str | None) -> str | None:
     """The region id of a finding site's code values (None for a site no region has)."""
     return _regions_by_site().get((location, laterality, modifier))
 

@@ -208,7 +208,8 @@ def _read_group(group: Any, box: Box | None) -> SrFinding:
     status = None
     for evaluation in group.get_qualitative_evaluations():
         if evaluation.name.value == coding.PRESENCE.value:
-            status = coding.status_from_code(evaluation.value.value, evaluation.value.scheme_designator)
+            value = evaluation.value
+            status = coding.status_from_code(value.value, value.scheme_designator)
     region = None
     if group.finding_sites:
         site = group.finding_sites[0]
