@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
+from ..core.errors import UsageError
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
 from ..core.orchestrator import CaseWriter, Orchestrator, RunSummary
@@ -17,6 +20,14 @@ from ..pipelines.shipped import resolve_pipeline
 from ..registry.plugins import PluginHost
 from .console import out
 from .progress import StepProgress
+
+if TYPE_CHECKING:
+    from ..interop.dicomweb import DicomWebAuth
+    from ..pipelines.loader import Pipeline
+
+DICOMWEB_PREFIX = "dicomweb:"
+DICOMWEB_WORK_DIR = ".dicomweb-inputs"
+"""Where radiographs retrieved over DICOMweb wait for their run (removed when it ends)."""
 
 
 def execute(
@@ -30,14 +41,72 @@ def execute(
     keep_phi: bool = False,
     report_text: str | None = None,
     dicom_outputs: bool = False,
+    store: str | None = None,
+    dicomweb_user: str | None = None,
 ) -> RunSummary:
+    """Run a pipeline over files, folders, globs and ``dicomweb:`` references.
+
+    ``dicom_outputs`` adds ``sr.dcm`` and ``seg.dcm`` per case; ``store`` (a ``dicomweb:`` root)
+    also sends them to a PACS, which needs ``keep_phi``: results join the patient's study.
+    Radiographs retrieved over DICOMweb live in the run's work folder until the run ends.
+    """
     pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
-    sources = expand_inputs(inputs)
+    web_refs = [str(i) for i in inputs if str(i).startswith(DICOMWEB_PREFIX)]
+    local = [i for i in inputs if not str(i).startswith(DICOMWEB_PREFIX)]
     case_writers: list[CaseWriter] = [write_case_outputs]
-    if dicom_outputs:
+    auth = None
+    if web_refs or store:
+        from ..interop.dicomweb import DicomWebAuth
+
+        auth = DicomWebAuth.from_options(dicomweb_user)
+    if store:
+        case_writers += _store_writers(store, keep_phi=keep_phi, auth=auth)
+    elif dicom_outputs:
         from ..interop.case_writer import dicom_case_writer
 
         case_writers.append(dicom_case_writer(keep_phi=keep_phi))
+    sources = expand_inputs(local) if local else []
+    work = out_dir / DICOMWEB_WORK_DIR
+    try:
+        if web_refs:
+            from ..interop.dicomweb import download_inputs
+
+            assert auth is not None
+            sources += download_inputs(web_refs, work, auth)
+        return _execute(
+            host, pipeline, sources, out_dir, case_writers, force, device, keep_phi, report_text
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _store_writers(store: str, *, keep_phi: bool, auth: DicomWebAuth | None) -> list[CaseWriter]:
+    from ..interop.case_writer import dicom_case_writer
+    from ..interop.dicomweb import DicomWebClient, parse_ref, store_case_writer
+
+    if not keep_phi:
+        raise UsageError(
+            f"--store {store}: storing results in a PACS attaches them to the patient's study, "
+            "which needs the source's patient and study identifiers; add --keep-phi to confirm"
+        )
+    target = parse_ref(store)
+    if target.study is not None or target.is_query:
+        raise UsageError(f"--store {store}: give the DICOMweb root (e.g. http://pacs/dicom-web)")
+    client = DicomWebClient(target.base, auth)
+    return [dicom_case_writer(keep_phi=keep_phi), store_case_writer(client)]
+
+
+def _execute(
+    host: PluginHost,
+    pipeline: Pipeline,
+    sources: list[Path],
+    out_dir: Path,
+    case_writers: list[CaseWriter],
+    force: bool,
+    device: str | None,
+    keep_phi: bool,
+    report_text: str | None,
+) -> RunSummary:
     orchestrator = Orchestrator(
         host,
         pipeline,
