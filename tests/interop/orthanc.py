@@ -57,7 +57,9 @@ class Orthanc:
 
 
 def orthanc_binary() -> str | None:
-    return shutil.which("Orthanc")
+    """The server binary (Debian installs it in /usr/sbin, which a user's PATH may lack)."""
+    found = shutil.which("Orthanc") or shutil.which("Orthanc", path="/usr/sbin:/usr/local/sbin")
+    return found
 
 
 def dicomweb_plugin() -> Path | None:
@@ -100,8 +102,13 @@ def start_orthanc(folder: Path) -> Orthanc:
         "HttpThreadsCount": 4,
         "ConcurrentJobs": 1,
         "Plugins": [str(plugin)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True,
-                     "WadoRoot": "/wado", "Ssl": False},
+        "DicomWeb": {
+            "Enable": True,
+            "Root": "/dicom-web/",
+            "EnableWado": True,
+            "WadoRoot": "/wado",
+            "Ssl": False,
+        },
     }
     config_path = folder / "orthanc.json"
     config_path.write_text(json.dumps(config, indent=2))
@@ -112,7 +119,9 @@ def start_orthanc(folder: Path) -> Orthanc:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Orthanc exited with {process.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"Orthanc exited with {process.returncode}: {log.read_text()[-2000:]}"
+            )
         try:
             if requests.get(f"{server.dicomweb}/studies", auth=(USER, PASSWORD), timeout=2).ok:
                 return server
@@ -120,4 +129,6 @@ def start_orthanc(folder: Path) -> Orthanc:
             pass
         time.sleep(0.2)
     server.stop()
-    raise TimeoutError(f"Orthanc did not answer within {START_SECONDS:.0f} s: {log.read_text()[-2000:]}")
+    raise TimeoutError(
+        f"Orthanc did not answer within {START_SECONDS:.0f} s: {log.read_text()[-2000:]}"
+    )
