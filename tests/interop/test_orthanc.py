@@ -72,19 +72,14 @@ def wado_rs_bytes(orthanc, study: str, series: str, instance: str) -> bytes:
 
 
 def wado_uri_bytes(orthanc, study: str, series: str, instance: str) -> bytes:
-    response = requests.get(
-        f"{orthanc.url}/wado",
-        params={
-            "requestType": "WADO",
-            "studyUID": study,
-            "seriesUID": series,
-            "objectUID": instance,
-            "contentType": "application/dicom",
-        },
-        auth=(USER, PASSWORD),
-        timeout=60,
+    # the query is written out: Orthanc's WADO-URI does not decode a %2F in contentType
+    query = (
+        f"requestType=WADO&studyUID={study}&seriesUID={series}&objectUID={instance}"
+        "&contentType=application/dicom"
     )
+    response = requests.get(f"{orthanc.url}/wado?{query}", auth=(USER, PASSWORD), timeout=60)
     response.raise_for_status()
+    assert response.headers["Content-Type"] == "application/dicom"
     return response.content
 
 
