@@ -13,17 +13,15 @@ from rich.table import Table
 from ..core.errors import UsageError
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
-from ..core.orchestrator import CaseWriter, Orchestrator, RunSummary
+from ..core.orchestrator import CaseWriter, RunSummary
 from ..outputs import write_case_outputs, write_index
-from ..pipelines.loader import load_pipeline
-from ..pipelines.shipped import resolve_pipeline
+from ..pipelines.engine import Engine
 from ..registry.plugins import PluginHost
 from .console import out
 from .progress import StepProgress
 
 if TYPE_CHECKING:
     from ..interop.dicomweb import DicomWebAuth
-    from ..pipelines.loader import Pipeline
 
 DICOMWEB_PREFIX = "dicomweb:"
 DICOMWEB_WORK_DIR = ".dicomweb-inputs"
@@ -50,34 +48,58 @@ def execute(
     also sends them to a PACS, which needs ``keep_phi``: results join the patient's study.
     Radiographs retrieved over DICOMweb live in the run's work folder until the run ends.
     """
-    pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
     web_refs = [str(i) for i in inputs if str(i).startswith(DICOMWEB_PREFIX)]
     local = [i for i in inputs if not str(i).startswith(DICOMWEB_PREFIX)]
-    case_writers: list[CaseWriter] = [write_case_outputs]
     auth = None
     if web_refs or store:
         from ..interop.dicomweb import DicomWebAuth
 
         auth = DicomWebAuth.from_options(dicomweb_user)
+    case_writers: list[CaseWriter] = [write_case_outputs]
     if store:
         case_writers += _store_writers(store, keep_phi=keep_phi, auth=auth)
     elif dicom_outputs:
         from ..interop.case_writer import dicom_case_writer
 
         case_writers.append(dicom_case_writer(keep_phi=keep_phi))
-    sources = expand_inputs(local) if local else []
     work = out_dir / DICOMWEB_WORK_DIR
     try:
-        if web_refs:
-            from ..interop.dicomweb import download_inputs
+        # One run: models no later step needs are unloaded at once, as they always were.
+        with Engine(host, device=device, retain=False) as engine:
+            pipeline = engine.load(pipeline_ref)
+            sources = expand_inputs(local) if local else []
+            if web_refs:
+                from ..interop.dicomweb import download_inputs
 
-            assert auth is not None
-            sources += download_inputs(web_refs, work, auth)
-        return _execute(
-            host, pipeline, sources, out_dir, case_writers, force, device, keep_phi, report_text
-        )
+                assert auth is not None
+                sources += download_inputs(web_refs, work, auth)
+            plan = engine.plan(pipeline)
+            console = out()
+            console.print(
+                f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → "
+                f"{escape(str(out_dir))}",
+                highlight=False,
+            )
+            progress = StepProgress([ps.step.label for ps in plan.steps], len(sources), console)
+            with progress:
+                summary = engine.run(
+                    pipeline,
+                    sources,
+                    out_dir,
+                    force=force,
+                    report_text=report_text,
+                    keep_phi=keep_phi,
+                    case_writers=case_writers,
+                    run_writers=_run_writers(pipeline.name),
+                    progress=progress,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print_summary(summary)
+    index = out_dir / "index.html"
+    if index.is_file():
+        console.print(f"HTML report: {index.resolve()}", highlight=False)
+    return summary
 
 
 def _store_writers(store: str, *, keep_phi: bool, auth: DicomWebAuth | None) -> list[CaseWriter]:
@@ -94,45 +116,6 @@ def _store_writers(store: str, *, keep_phi: bool, auth: DicomWebAuth | None) -> 
         raise UsageError(f"--store {store}: give the DICOMweb root (e.g. http://pacs/dicom-web)")
     client = DicomWebClient(target.base, auth)
     return [dicom_case_writer(keep_phi=keep_phi), store_case_writer(client)]
-
-
-def _execute(
-    host: PluginHost,
-    pipeline: Pipeline,
-    sources: list[Path],
-    out_dir: Path,
-    case_writers: list[CaseWriter],
-    force: bool,
-    device: str | None,
-    keep_phi: bool,
-    report_text: str | None,
-) -> RunSummary:
-    orchestrator = Orchestrator(
-        host,
-        pipeline,
-        device=device,
-        keep_phi=keep_phi,
-        case_writers=case_writers,
-        run_writers=_run_writers(pipeline.name),
-    )
-    console = out()
-    console.print(
-        f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
-        highlight=False,
-    )
-    labels = [ps.step.label for ps in orchestrator.plan.steps]
-    progress = StepProgress(labels, len(sources), console)
-    host.pm.register(progress, name="cli-progress")
-    try:
-        with progress:
-            summary = orchestrator.run(sources, out_dir, force=force, report_text=report_text)
-    finally:
-        host.pm.unregister(name="cli-progress")
-    print_summary(summary)
-    index = out_dir / "index.html"
-    if index.is_file():
-        console.print(f"HTML report: {index.resolve()}", highlight=False)
-    return summary
 
 
 def _run_writers(pipeline_name: str):

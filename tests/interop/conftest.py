@@ -64,12 +64,9 @@ class RealRun:
 def real_run(tmp_path_factory) -> RealRun:
     """One in-process run (the CLI's case writers plus one that keeps the masks), shared."""
     from explainmyxray.core.inputs import case_id
-    from explainmyxray.core.orchestrator import Orchestrator
     from explainmyxray.interop.case_writer import dicom_case_writer, write_dicom_files
     from explainmyxray.outputs import write_case_outputs
-    from explainmyxray.pipelines.loader import load_pipeline
-    from explainmyxray.pipelines.shipped import resolve_pipeline
-    from explainmyxray.registry.plugins import PluginHost
+    from explainmyxray.pipelines.engine import Engine
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
@@ -85,15 +82,16 @@ def real_run(tmp_path_factory) -> RealRun:
             folder.mkdir(parents=True)
             write_dicom_files(case, folder, keep_phi=True)
 
-    host = PluginHost()
-    orchestrator = Orchestrator(
-        host,
-        load_pipeline(resolve_pipeline("default"), host),
-        case_writers=[
-            write_case_outputs,
-            dicom_case_writer(keep_phi=False),
-            keep_masks_and_identity,
-        ],
-    )
-    run.summary = orchestrator.run(inputs, run.out, report_text=REPORT)
+    with Engine(retain=False) as engine:
+        run.summary = engine.run(
+            "default",
+            inputs,
+            run.out,
+            report_text=REPORT,
+            case_writers=[
+                write_case_outputs,
+                dicom_case_writer(keep_phi=False),
+                keep_masks_and_identity,
+            ],
+        )
     return run
