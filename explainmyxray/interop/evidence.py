@@ -10,18 +10,23 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 from pydicom import config
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 from pydicom.valuerep import validate_value
 
 from ..core.case import Case
 from ..core.errors import InputError
 from ..imaging.header import int_frames, pixel_spacing
 from .secondary_capture import NewStudy, build_secondary_capture
+
+log = logging.getLogger(__name__)
 
 EMPTY_WHEN_INVALID = frozenset(
     {
@@ -59,9 +64,11 @@ def evidence_for(case: Case, *, keep_phi: bool) -> Evidence:
 
 
 def _source_header(path: Path) -> Dataset | None:
+    """The source's header; None (with a warning) when it no longer reads as DICOM."""
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception:  # the case decoded, so this is a file changed since: use a derived image
+    except (OSError, InvalidDicomError) as exc:
+        log.warning("%s: cannot read the header again (%s); the results reference an SC", path, exc)
         return None
 
 
@@ -84,8 +91,7 @@ def sanitized(source: Dataset) -> Dataset:
     value (an age without its unit, a pixel spacing of zero) would make them invalid. Type 2
     attributes become empty, the others are dropped.
     """
-    ds = Dataset(source)
-    ds.file_meta = source.file_meta
+    ds = copy.deepcopy(source)
     for element in list(ds):
         if element.VR in ("SQ", "OB", "OW", "UN") or element.tag.group == 0x7FE0:
             continue

@@ -1,10 +1,11 @@
 """A Secondary Capture image of the decoded radiograph, for SR and SEG to reference.
 
 A PNG or JPEG has no DICOM identity, and a de-identified run may not reference the source
-DICOM's instance UIDs. In both cases the results reference a Multi-frame Grayscale Word (or
-Byte) Secondary Capture made from the pixels the pipeline saw: same size, same orientation, so
-every box and mask lines up with it pixel for pixel. Its patient and study are new: a random
-pseudonymous patient id, new UIDs, no name, dates or other header data of the source.
+DICOM's instance UIDs. In both cases the results reference a grayscale Secondary Capture Image
+(8 bits for 8-bit PNG/JPEG, else 16) made from the pixels the pipeline saw: same size, same
+orientation, so every box and mask lines up with it pixel for pixel. Its patient and study are
+new: a random pseudonymous patient id, new UIDs, no name, dates or other header data of the
+source.
 """
 
 from __future__ import annotations
