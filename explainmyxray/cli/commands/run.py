@@ -7,7 +7,12 @@ from ..track import add_track_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", help="a pipeline YAML file, or the name of a shipped one")
-    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        help="image files, folders, glob patterns, or dicomweb:URL (a study, a series, or a "
+        "QIDO search such as dicomweb:http://pacs/dicom-web/studies?modality=CR,DX&since=2024-01-01)",
+    )
     parser.add_argument("--out", "-o", required=True, help="output folder (created)")
     parser.add_argument("--force", action="store_true", help="redo cases already finished")
     parser.add_argument("--device", help="override the pipeline's device (cpu, cuda, cuda:N)")
@@ -18,6 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep patient identifiers from DICOM headers in outputs (off by default)",
     )
     add_track_argument(parser)
+    parser.add_argument(
+        "--dicom-outputs",
+        action="store_true",
+        help="also write sr.dcm (TID 1500 SR with the finding boxes) and seg.dcm (region masks)",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="dicomweb:URL",
+        help="send sr.dcm and seg.dcm to a PACS with STOW-RS (needs --keep-phi; implies "
+        "--dicom-outputs)",
+    )
+    parser.add_argument(
+        "--dicomweb-user",
+        metavar="USER",
+        help="HTTP basic user for DICOMweb; the password is read from "
+        "$EXPLAINMYXRAY_DICOMWEB_PASSWORD (a bearer token from $EXPLAINMYXRAY_DICOMWEB_TOKEN)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,5 +59,8 @@ def run(args: argparse.Namespace) -> int:
         keep_phi=args.keep_phi,
         report_text=args.report,
         track=args.track,
+        dicom_outputs=args.dicom_outputs,
+        store=args.store,
+        dicomweb_user=args.dicomweb_user,
     )
     return exit_status(summary)
