@@ -170,7 +170,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     out: dict[str, Path] = {}
     if tiny:
         from explainmyxray.models.biomedclip.tiny import build_tiny_biomedclip
-        from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+        from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
         out["medgemma"] = build_tiny_medgemma(models / "medgemma")
         out["biomedclip"] = build_tiny_biomedclip(models / "biomedclip")
@@ -178,7 +178,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     else:
         from retrieval_gpu import random_folder
 
-        from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b
+        from explainmyxray.models.vision_language.medgemma.tiny import build_random_medgemma_4b
 
         out["medgemma"] = build_random_medgemma_4b(models / "medgemma", "cuda")
         out["biomedclip"] = random_folder(models / "biomedclip")
@@ -299,8 +299,8 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
 
 def load_runner(weights: Path, precision: str, device: str):
     from explainmyxray.core.plugin_api import LoadRequest
-    from explainmyxray.models.medgemma.runner import MedGemmaRunner
-    from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+    from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+    from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
     runner = MedGemmaRunner(medgemma_4b_spec())
     start = time.perf_counter()
@@ -310,7 +310,7 @@ def load_runner(weights: Path, precision: str, device: str):
 
 def pil_images(inputs: list[Path]):
     from explainmyxray.imaging import read_xray
-    from explainmyxray.models.medgemma.generation import to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import to_pil
 
     return [to_pil(read_xray(p)[0].pixels) for p in inputs]
 
@@ -323,18 +323,24 @@ def sync() -> None:
 
 
 def throughput(
-    runner, images, new_tokens: int, batch: int, fast: bool, graph: bool = True
+    runner,
+    images,
+    new_tokens: int,
+    batch: int,
+    fast: bool,
+    graph: bool = True,
+    window: int | None = 64,
 ) -> dict[str, Any]:
     """Reports per minute over ``images`` (one warm-up batch first, not counted)."""
     import torch
 
-    from explainmyxray.models.medgemma.fast import FastGenerator, FastSettings, generate_fast
-    from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch
-    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.medgemma.fast import FastGenerator, FastSettings, generate_fast
+    from explainmyxray.models.vision_language.medgemma.generation import GenerationSettings, generate_batch
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
 
     prompt = build_prompt((), count_tokens=runner.count_tokens)
     settings = GenerationSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-    fast_settings = FastSettings(batch_size=batch, cuda_graph=graph)
+    fast_settings = FastSettings(batch_size=batch, cuda_graph=graph, window=window)
     generator = FastGenerator(runner, settings, fast_settings)  # one cache and graph throughout
 
     def run(chunk):
@@ -363,6 +369,8 @@ def throughput(
     return {
         "fast": fast,
         "cuda_graph": bool(decoder and decoder.graph is not None) if fast else False,
+        "window": window if fast else None,
+        "graphs": sorted(decoder.graphs) if decoder else [],
         "graph_error": decoder.graph_error if decoder else None,
         "precision": runner.precision,
         "batch": batch,
@@ -376,6 +384,214 @@ def throughput(
         "peak_allocated": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
         "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
     }
+
+
+def weight_bytes(model) -> int:
+    """Bytes a decoding step reads for the text model's weights: every parameter outside the
+    vision tower and projector (tied embeddings once: the output head reads them whole)."""
+    seen: set[int] = set()
+    total = 0
+    for name, param in model.named_parameters():
+        if "vision" in name or "multi_modal" in name or id(param) in seen:
+            continue
+        seen.add(id(param))
+        total += param.numel() * param.element_size()
+    return total
+
+
+def kv_bytes_per_slot(model, batch: int) -> int:
+    config = getattr(model.config, "text_config", model.config)
+    dtype_bytes = 2  # bf16 cache for both precisions
+    return 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * (
+        dtype_bytes * batch
+    )
+
+
+def copy_bandwidth() -> float:
+    """Device-to-device copy bandwidth in bytes/s (read + write), the step's ceiling."""
+    import torch
+
+    size = GiB  # bytes per buffer
+    src = torch.empty(size // 2, dtype=torch.bfloat16, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    sync()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        dst.copy_(src)
+    end.record()
+    sync()
+    seconds = start.elapsed_time(end) / 1000 / 10
+    del src, dst
+    return 2 * size / seconds
+
+
+def _decoder(runner, images, batch: int, new_tokens: int, window: int | None, graph: bool):
+    from explainmyxray.models.vision_language.medgemma.fast import FastSettings
+    from explainmyxray.models.vision_language.medgemma.generation import prepare_inputs
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.static_decoding import (
+        StaticDecoder,
+        pad_rows,
+        padded_length,
+    )
+
+    fast = FastSettings(batch_size=batch, cuda_graph=graph, window=window)
+    prompt = build_prompt((), count_tokens=runner.count_tokens)
+    chunk = (images * (batch // len(images) + 1))[:batch]
+    inputs = prepare_inputs(runner, chunk, [prompt] * batch, fast.bucket)
+    inputs = pad_rows(inputs, batch)
+    eos = runner.model.generation_config.eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos or [])
+    decoder = StaticDecoder(
+        runner.model,
+        batch=batch,
+        length=padded_length(inputs["input_ids"].shape[1] + new_tokens, fast.bucket),
+        max_new_tokens=new_tokens,
+        eos_token_ids=eos,
+        pad_token_id=0,
+        min_new_tokens=new_tokens,
+        cuda_graph=graph,
+        vision_chunk=fast.vision_chunk,
+        window=window,
+    )
+    return decoder, inputs
+
+
+def step_timing(runner, images, batch: int, new_tokens: int, window: int | None) -> dict:
+    """Milliseconds per replayed decoding step: (whole report - prefill) / (new tokens - 1)."""
+    import torch
+
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, window, graph=True)
+    decoder.generate(inputs)  # captures every window's graph
+    sync()
+    start = time.perf_counter()
+    decoder.generate(inputs)
+    sync()
+    whole = time.perf_counter() - start
+    decoder.max_new_tokens = 1
+    decoder.generate(inputs)
+    sync()
+    start = time.perf_counter()
+    decoder.generate(inputs)
+    sync()
+    prefill = time.perf_counter() - start
+    step_ms = 1000 * (whole - prefill) / (new_tokens - 1)
+    prompt = inputs["input_ids"].shape[1]
+    mean_slots = (
+        sum(decoder.slots(s) for s in range(1, new_tokens)) / (new_tokens - 1)
+        if window
+        else decoder.length
+    )
+    return {
+        "batch": batch,
+        "window": window,
+        "precision": runner.precision,
+        "prompt_tokens": prompt,
+        "cache_length": decoder.length,
+        "graphs": len(decoder.graphs),
+        "mean_slots_read": round(mean_slots, 1),
+        "prefill_ms": round(1000 * prefill, 2),
+        "step_ms": round(step_ms, 3),
+        "tokens_per_s": round(1000 * batch / step_ms, 1),
+        "peak_reserved": torch.cuda.max_memory_reserved(),
+    }
+
+
+def kernel_profile(runner, images, batch: int, new_tokens: int, window: int | None) -> dict:
+    """GPU time per kernel over three eager decoding steps in the middle of a report."""
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    from explainmyxray.models.vision_language.decode_attention import active_slots
+
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, window, graph=False)
+    with torch.inference_mode():
+        decoder._prefill(inputs)
+        middle = new_tokens // 2
+        for step in range(1, middle):
+            decoder._advance(step)
+        sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for step in range(middle, middle + 3):
+                with active_slots(decoder.slots(step)):
+                    decoder._step()
+            sync()
+    kernels: dict[str, list[float]] = {}
+    for event in prof.events():
+        if event.device_type == DeviceType.CUDA:
+            row = kernels.setdefault(event.name, [0.0, 0])
+            row[0] += event.device_time_total
+            row[1] += 1
+    total = sum(v[0] for v in kernels.values())
+    top = sorted(kernels.items(), key=lambda kv: -kv[1][0])[:15]
+    return {
+        "batch": batch,
+        "window": window,
+        "steps": 3,
+        "gpu_us_per_step": round(total / 3, 1),
+        "kernels_per_step": round(sum(v[1] for v in kernels.values()) / 3, 1),
+        "top": [
+            {
+                "kernel": name[:120],
+                "us_per_step": round(us / 3, 1),
+                "calls_per_step": calls / 3,
+                "share": round(us / total, 4),
+            }
+            for name, (us, calls) in top
+        ],
+    }
+
+
+def floors(runner, batch: int, mean_slots: float, bandwidth: float) -> dict[str, Any]:
+    """The bandwidth floor of one step: the text weights and the cache read once."""
+    weights = weight_bytes(runner.model)
+    cache = kv_bytes_per_slot(runner.model, batch) * mean_slots
+    step_bytes = weights + cache
+    rtx4080 = 432e9
+    return {
+        "weights_bytes": weights,
+        "cache_bytes": int(cache),
+        "h200_measured_bandwidth": round(bandwidth / 1e9, 1),
+        "h200_floor_ms": round(1000 * step_bytes / bandwidth, 3),
+        "h200_datasheet_floor_ms": round(1000 * step_bytes / 4.8e12, 3),
+        "rtx4080_laptop_floor_ms": round(1000 * step_bytes / rtx4080, 3),
+    }
+
+
+def decode_steps(weights: Path, images, args) -> dict[str, Any]:
+    """Per-step time and kernel breakdown, whole-cache attention against windowed, with the
+    bandwidth floor of each measured step."""
+    import torch
+
+    bandwidth = copy_bandwidth() if torch.cuda.is_available() else 0.0
+    runner, _ = load_runner(weights, "bf16", args.device)
+    out: dict[str, Any] = {"bandwidth_bytes_per_s": bandwidth, "timing": [], "profile": []}
+    for batch in (int(b) for b in args.step_batches.split(",")):
+        for window in (None, 64):
+            try:
+                row = step_timing(runner, images, batch, args.new_tokens, window)
+                if bandwidth:
+                    row["floor"] = floors(runner, batch, row["mean_slots_read"], bandwidth)
+                    row["ms_over_floor"] = round(row["step_ms"] / row["floor"]["h200_floor_ms"], 2)
+            except torch.OutOfMemoryError as exc:
+                row = {"batch": batch, "window": window, "error": f"out of memory: {exc}"[:300]}
+            out["timing"].append(row)
+            gc.collect()
+            torch.cuda.empty_cache()
+            print(row, flush=True)
+    if torch.cuda.is_available():
+        batch = int(args.step_batches.split(",")[0])
+        for window in (None, 64):
+            out["profile"].append(kernel_profile(runner, images, batch, args.new_tokens, window))
+            gc.collect()
+            torch.cuda.empty_cache()
+    runner.unload()
+    gc.collect()
+    return out
 
 
 def park_vs_cold(weights: Path, device: str) -> dict[str, Any]:
@@ -445,7 +661,11 @@ def main() -> int:
     parser.add_argument(
         "--sweep",
         default="bf16:16,bf16:16:eager,bf16:24,nf4:32,bf16:32",
-        help="precision:batch[:eager] for the fast-path throughput sweep (eager: no CUDA graph)",
+        help="precision:batch[:eager][:nowindow] for the fast-path throughput sweep (eager: no "
+        "CUDA graph; nowindow: attention over the whole cache, the path before windows)",
+    )
+    parser.add_argument(
+        "--step-batches", default="16,32", help="batches of the per-step timing (steps phase)"
     )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models (a CPU smoke run)")
@@ -460,13 +680,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_pipeline.json")
     parser.add_argument(
         "--phases",
-        default="pipeline,sweep,baseline,park",
+        default="pipeline,steps,sweep,baseline,park",
         help="which phases to run; results of earlier runs in --out are kept",
     )
     args = parser.parse_args()
     args.work = args.work.resolve()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("explainmyxray.models.static_decoding").setLevel(logging.INFO)
+    logging.getLogger("explainmyxray.models.vision_language.static_decoding").setLevel(logging.INFO)
     phases = set(args.phases.split(","))
 
     import torch
@@ -520,6 +740,11 @@ def main() -> int:
         print(table(result), flush=True)
 
     images = pil_images(inputs)
+    if "steps" in phases:
+        result["steps"] = decode_steps(models["medgemma"], images, args)
+        save(result, args.out)
+        print(json.dumps(result["steps"]["timing"], indent=1), flush=True)
+
     sweep = [p for p in args.sweep.split(",") if p] if "sweep" in phases else []
     if sweep:  # a rerun's sweep replaces the previous one
         result["throughput"] = []
@@ -529,7 +754,13 @@ def main() -> int:
         try:
             result["throughput"].append(
                 throughput(
-                    runner, images, args.new_tokens, int(batch), fast=True, graph=mode != ["eager"]
+                    runner,
+                    images,
+                    args.new_tokens,
+                    int(batch),
+                    fast=True,
+                    graph="eager" not in mode,
+                    window=None if "nowindow" in mode else 64,
                 )
             )
         except torch.OutOfMemoryError as exc:
@@ -538,7 +769,8 @@ def main() -> int:
                     "precision": precision,
                     "batch": int(batch),
                     "fast": True,
-                    "cuda_graph": mode != ["eager"],
+                    "cuda_graph": "eager" not in mode,
+                    "window": None if "nowindow" in mode else 64,
                     "error": f"out of memory: {exc}"[:300],
                 }
             )

@@ -39,6 +39,9 @@ class FastSettings:
     """Replay the decoding step as a CUDA graph (CUDA only; the CPU decodes eagerly)."""
     vision_chunk: int | None = 4
     """Images per vision-tower pass in the prefill (None: the whole batch at once)."""
+    window: int | None = 64
+    """Cache slots a step's attention reads, rounded up to this multiple (None: the whole
+    cache, as transformers' own attention does)."""
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -79,6 +82,7 @@ class FastGenerator:
                 min_new_tokens=self.settings.min_new_tokens or 0,
                 cuda_graph=self.fast.cuda_graph,
                 vision_chunk=self.fast.vision_chunk,
+                window=self.fast.window,
             )
         return self.decoder
 
