@@ -23,6 +23,7 @@ are written after every phase.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -334,8 +335,11 @@ def throughput(
     """Reports per minute over ``images`` (one warm-up batch first, not counted)."""
     import torch
 
-    from explainmyxray.models.vision_language.medgemma.fast import FastGenerator, FastSettings, generate_fast
-    from explainmyxray.models.vision_language.medgemma.generation import GenerationSettings, generate_batch
+    from explainmyxray.models.vision_language.fast import FastGenerator, FastSettings, generate_fast
+    from explainmyxray.models.vision_language.medgemma.generation import (
+        GenerationSettings,
+        generate_batch,
+    )
     from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
 
     prompt = build_prompt((), count_tokens=runner.count_tokens)
@@ -402,8 +406,12 @@ def weight_bytes(model) -> int:
 def kv_bytes_per_slot(model, batch: int) -> int:
     config = getattr(model.config, "text_config", model.config)
     dtype_bytes = 2  # bf16 cache for both precisions
-    return 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * (
-        dtype_bytes * batch
+    return (
+        2
+        * config.num_hidden_layers
+        * config.num_key_value_heads
+        * config.head_dim
+        * (dtype_bytes * batch)
     )
 
 
@@ -428,8 +436,8 @@ def copy_bandwidth() -> float:
     return 2 * size / seconds
 
 
-def _decoder(runner, images, batch: int, new_tokens: int, window: int | None, graph: bool):
-    from explainmyxray.models.vision_language.medgemma.fast import FastSettings
+def _decoder(runner, images, batch: int, new_tokens: int, variant: dict, graph: bool):
+    from explainmyxray.models.vision_language.fast import FastSettings
     from explainmyxray.models.vision_language.medgemma.generation import prepare_inputs
     from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
     from explainmyxray.models.vision_language.static_decoding import (
@@ -438,7 +446,7 @@ def _decoder(runner, images, batch: int, new_tokens: int, window: int | None, gr
         padded_length,
     )
 
-    fast = FastSettings(batch_size=batch, cuda_graph=graph, window=window)
+    fast = FastSettings(batch_size=batch, cuda_graph=graph, **variant)
     prompt = build_prompt((), count_tokens=runner.count_tokens)
     chunk = (images * (batch // len(images) + 1))[:batch]
     inputs = prepare_inputs(runner, chunk, [prompt] * batch, fast.bucket)
@@ -455,16 +463,20 @@ def _decoder(runner, images, batch: int, new_tokens: int, window: int | None, gr
         min_new_tokens=new_tokens,
         cuda_graph=graph,
         vision_chunk=fast.vision_chunk,
-        window=window,
+        window=fast.window,
+        attention=fast.attention,
+        fuse_norms=fast.fuse_norms,
     )
     return decoder, inputs
 
 
-def step_timing(runner, images, batch: int, new_tokens: int, window: int | None) -> dict:
+def step_timing(runner, images, batch: int, new_tokens: int, variant: dict) -> dict:
     """Milliseconds per replayed decoding step: (whole report - prefill) / (new tokens - 1)."""
     import torch
 
-    decoder, inputs = _decoder(runner, images, batch, new_tokens, window, graph=True)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, variant, graph=True)
     decoder.generate(inputs)  # captures every window's graph
     sync()
     start = time.perf_counter()
@@ -480,14 +492,11 @@ def step_timing(runner, images, batch: int, new_tokens: int, window: int | None)
     prefill = time.perf_counter() - start
     step_ms = 1000 * (whole - prefill) / (new_tokens - 1)
     prompt = inputs["input_ids"].shape[1]
-    mean_slots = (
-        sum(decoder.slots(s) for s in range(1, new_tokens)) / (new_tokens - 1)
-        if window
-        else decoder.length
-    )
+    mean_slots = sum(decoder.slots(s) for s in range(1, new_tokens)) / (new_tokens - 1)
     return {
         "batch": batch,
-        "window": window,
+        "variant": variant,
+        "fused_norms": decoder.fused_norms,
         "precision": runner.precision,
         "prompt_tokens": prompt,
         "cache_length": decoder.length,
@@ -496,11 +505,11 @@ def step_timing(runner, images, batch: int, new_tokens: int, window: int | None)
         "prefill_ms": round(1000 * prefill, 2),
         "step_ms": round(step_ms, 3),
         "tokens_per_s": round(1000 * batch / step_ms, 1),
-        "peak_reserved": torch.cuda.max_memory_reserved(),
+        "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
     }
 
 
-def kernel_profile(runner, images, batch: int, new_tokens: int, window: int | None) -> dict:
+def kernel_profile(runner, images, batch: int, new_tokens: int, variant: dict) -> dict:
     """GPU time per kernel over three eager decoding steps in the middle of a report."""
     import torch
     from torch.autograd import DeviceType
@@ -508,7 +517,7 @@ def kernel_profile(runner, images, batch: int, new_tokens: int, window: int | No
 
     from explainmyxray.models.vision_language.decode_attention import active_slots
 
-    decoder, inputs = _decoder(runner, images, batch, new_tokens, window, graph=False)
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, variant, graph=False)
     with torch.inference_mode():
         decoder._prefill(inputs)
         middle = new_tokens // 2
@@ -517,7 +526,8 @@ def kernel_profile(runner, images, batch: int, new_tokens: int, window: int | No
         sync()
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             for step in range(middle, middle + 3):
-                with active_slots(decoder.slots(step)):
+                window = decoder.slots(step), decoder.attention
+                with active_slots(*window) if decoder.window else contextlib.nullcontext():
                     decoder._step()
             sync()
     kernels: dict[str, list[float]] = {}
@@ -530,7 +540,7 @@ def kernel_profile(runner, images, batch: int, new_tokens: int, window: int | No
     top = sorted(kernels.items(), key=lambda kv: -kv[1][0])[:15]
     return {
         "batch": batch,
-        "window": window,
+        "variant": variant,
         "steps": 3,
         "gpu_us_per_step": round(total / 3, 1),
         "kernels_per_step": round(sum(v[1] for v in kernels.values()) / 3, 1),
@@ -562,35 +572,50 @@ def floors(runner, batch: int, mean_slots: float, bandwidth: float) -> dict[str,
     }
 
 
-def decode_steps(weights: Path, images, args) -> dict[str, Any]:
-    """Per-step time and kernel breakdown, whole-cache attention against windowed, with the
-    bandwidth floor of each measured step."""
+VARIANTS = (
+    {"window": None, "attention": "sdpa", "fuse_norms": False},  # transformers' attention
+    {"window": 64, "attention": "sdpa", "fuse_norms": False},
+    {"window": 64, "attention": "matmul", "fuse_norms": False},
+    {"window": 64, "attention": "matmul", "fuse_norms": True},
+)
+"""Decoding-step variants, from transformers' own attention over the whole cache to the
+default fast path (windowed matmul attention, fused norms)."""
+
+
+def decode_steps(weights: Path, images, args, result: dict[str, Any]) -> dict[str, Any]:
+    """Per-step time and kernel breakdown of each variant (each on a freshly loaded model, so
+    that no variant inherits another's fused norms, graphs or cache), with the bandwidth floor
+    of each measured step. Written to ``result`` as it goes."""
     import torch
 
-    bandwidth = copy_bandwidth() if torch.cuda.is_available() else 0.0
-    runner, _ = load_runner(weights, "bf16", args.device)
-    out: dict[str, Any] = {"bandwidth_bytes_per_s": bandwidth, "timing": [], "profile": []}
-    for batch in (int(b) for b in args.step_batches.split(",")):
-        for window in (None, 64):
+    out = result["steps"] = {"timing": [], "profile": []}
+    bandwidth = out["bandwidth_bytes_per_s"] = (
+        copy_bandwidth() if torch.cuda.is_available() else 0.0
+    )
+    first = int(args.step_batches.split(",")[0])
+    for variant in VARIANTS:
+        for batch in (int(b) for b in args.step_batches.split(",")):
+            runner, _ = load_runner(weights, "bf16", args.device)
             try:
-                row = step_timing(runner, images, batch, args.new_tokens, window)
+                row = step_timing(runner, images, batch, args.new_tokens, variant)
                 if bandwidth:
                     row["floor"] = floors(runner, batch, row["mean_slots_read"], bandwidth)
                     row["ms_over_floor"] = round(row["step_ms"] / row["floor"]["h200_floor_ms"], 2)
             except torch.OutOfMemoryError as exc:
-                row = {"batch": batch, "window": window, "error": f"out of memory: {exc}"[:300]}
+                row = {"batch": batch, "variant": variant, "error": f"out of memory: {exc}"[:300]}
             out["timing"].append(row)
-            gc.collect()
-            torch.cuda.empty_cache()
             print(row, flush=True)
-    if torch.cuda.is_available():
-        batch = int(args.step_batches.split(",")[0])
-        for window in (None, 64):
-            out["profile"].append(kernel_profile(runner, images, batch, args.new_tokens, window))
+            if bandwidth and batch == first and variant in (VARIANTS[0], VARIANTS[-1]):
+                try:
+                    out["profile"].append(
+                        kernel_profile(runner, images, batch, args.new_tokens, variant)
+                    )
+                except torch.OutOfMemoryError as exc:
+                    out["profile"].append({"variant": variant, "error": str(exc)[:300]})
+            runner.unload()
             gc.collect()
             torch.cuda.empty_cache()
-    runner.unload()
-    gc.collect()
+            save(result, args.out)
     return out
 
 
@@ -667,6 +692,11 @@ def main() -> int:
     parser.add_argument(
         "--step-batches", default="16,32", help="batches of the per-step timing (steps phase)"
     )
+    parser.add_argument(
+        "--steps-uncapped",
+        action="store_true",
+        help="time the decoding steps without the 12 GiB cap (every later phase has it)",
+    )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models (a CPU smoke run)")
     parser.add_argument(
@@ -705,13 +735,18 @@ def main() -> int:
     start = time.perf_counter()
     models = build_models(args.work, args.tiny)
     result["build_seconds"] = round(time.perf_counter() - start, 2)
-    if args.device.startswith("cuda"):  # the cap starts after the random checkpoints are written
-        gc.collect()
-        torch.cuda.empty_cache()
-        total = torch.cuda.get_device_properties(0).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, 12 * GiB / total))
 
+    def cap() -> None:
+        if args.device.startswith("cuda"):
+            gc.collect()
+            torch.cuda.empty_cache()
+            total = torch.cuda.get_device_properties(0).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, 12 * GiB / total))
+
+    if not args.steps_uncapped:  # the cap starts after the random checkpoints are written
+        cap()
     if "pipeline" in phases:
+        cap()
         from explainmyxray.cli.app import main as cli
 
         index = args.work / "index"
@@ -741,8 +776,11 @@ def main() -> int:
 
     images = pil_images(inputs)
     if "steps" in phases:
-        result["steps"] = decode_steps(models["medgemma"], images, args)
+        decode_steps(models["medgemma"], images, args, result)
+        result["steps"]["capped"] = not args.steps_uncapped
         save(result, args.out)
+    if args.steps_uncapped:
+        cap()
         print(json.dumps(result["steps"]["timing"], indent=1), flush=True)
 
     sweep = [p for p in args.sweep.split(",") if p] if "sweep" in phases else []

@@ -114,7 +114,7 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
             report_from_text,
             batch_size=options.batch_size,
         )
-    from explainmyxray.models.medgemma.fast import FastSettings, generate_fast
+    from explainmyxray.models.vision_language.fast import FastSettings, generate_fast
 
     fast = FastSettings(
         batch_size=options.batch_size, bucket=options.length_bucket, cuda_graph=options.cuda_graph

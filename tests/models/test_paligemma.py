@@ -8,13 +8,13 @@ import weakref
 from pathlib import Path
 
 import pytest
+from explainmyxray.models.paligemma import spec as spec_mod
+from explainmyxray.models.paligemma.spec import PALIGEMMA2_3B_896, paligemma2_3b_896_spec
 from pydantic import ValidationError
 
 from explainmyxray.core.case import Case, RetrievedCase, StructuredReport
 from explainmyxray.core.errors import InputError, WeightsNotFoundError
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.paligemma import spec as spec_mod
-from explainmyxray.models.paligemma.spec import PALIGEMMA2_3B_896, paligemma2_3b_896_spec
 from explainmyxray.plugins import generate_paligemma
 from explainmyxray.plugins.generate_paligemma import PaliGemmaOptions
 from explainmyxray.registry.plugins import PluginHost
@@ -77,9 +77,8 @@ def test_plugin_registers_stage_and_model(host):
 
 def test_memory_estimates_follow_the_real_configs_parameter_count():
     import torch
-    from transformers import PaliGemmaForConditionalGeneration
-
     from explainmyxray.models.paligemma.tiny import real_config
+    from transformers import PaliGemmaForConditionalGeneration
 
     with torch.device("meta"):
         model = PaliGemmaForConditionalGeneration(real_config())
@@ -256,3 +255,25 @@ def test_unload_frees_the_model_and_park_restore_keep_it_working(tiny_dir):
     gc.collect()
     assert model_ref() is None and not runner.loaded
     assert cpu_tensor_bytes() - before < weights // 10
+
+
+def test_fast_path_greedy_answers_equal_the_plain_path(fp32, xray_cases):
+    from explainmyxray.models.vision_language.fast import FastSettings, generate_fast
+    from explainmyxray.models.vision_language.generation import GenerationSettings, to_pil
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.paligemma.generation import generate_batch
+
+    _, runners = fp32
+    runner = runners[PALIGEMMA2_3B_896]
+    images = [to_pil(c.image.pixels) for c in xray_cases] * 2
+    context = [RetrievedCase(id="x", score=0.8, report="small left pleural effusion " * 6)]
+    prompts = [build_prompt(), build_prompt(context, max_context_tokens=120)] * 2
+    settings = GenerationSettings(max_new_tokens=12)
+    plain = [
+        generate_batch(runner, [i], [p], settings)[0] for i, p in zip(images, prompts, strict=True)
+    ]
+    fast = generate_fast(
+        runner, images, prompts, settings, FastSettings(batch_size=3, bucket=16, window=16)
+    )
+    assert fast == plain
+    assert runner.fast_generator(settings, FastSettings(batch_size=3, bucket=16, window=16)).decoder

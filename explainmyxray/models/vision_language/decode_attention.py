@@ -10,7 +10,10 @@ packed onto their key/value heads — no copy of the cache. Everything else (the
 ``generate``, a step with no declared window) goes to the attention the model had.
 
 The decoder captures one CUDA graph per window size (a multiple of its bucket), so the slice
-length is a constant of each graph.
+length is a constant of each graph. Two kernels compute the windowed attention: ``matmul`` (two
+batched matrix products around an fp32 softmax: the eager attention's arithmetic, memory-bound
+and fast for the few query rows of a decoding step) and ``sdpa`` (PyTorch's fused attention,
+whose tiles suit long queries better than one token).
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-_ACTIVE: ContextVar[int | None] = ContextVar("explainmyxray_active_slots", default=None)
+_ACTIVE: ContextVar[tuple[int, str] | None] = ContextVar("explainmyxray_active_slots", default=None)
 PREFIX = "explainmyxray_decode_"
+KERNELS = ("matmul", "sdpa")
 
 
 @contextlib.contextmanager
-def active_slots(slots: int) -> Iterator[None]:
-    """Within the block, a single-token attention reads only the first ``slots`` cache slots."""
-    token = _ACTIVE.set(slots)
+def active_slots(slots: int, kernel: str = "matmul") -> Iterator[None]:
+    """Within the block, a single-token attention reads only the first ``slots`` cache slots,
+    computed with ``kernel`` (one of :data:`KERNELS`)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"decode attention kernel {kernel!r} is not one of {KERNELS}")
+    token = _ACTIVE.set((slots, kernel))
     try:
         yield
     finally:
@@ -51,6 +58,7 @@ def _decode(
     slots: int,
     scaling: float | None,
     softcap: float | None,
+    kernel: str = "matmul",
 ) -> Any:
     import torch
     import torch.nn.functional as F
@@ -62,12 +70,13 @@ def _decode(
     # (batch, heads, 1, dim) -> (batch, kv heads, heads per kv head, dim): consecutive query heads
     # share a key/value head, exactly as repeat_kv pairs them
     grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)
-    if softcap is None:
+    if kernel == "sdpa" and softcap is None:
         out = F.scaled_dot_product_attention(grouped, key, value, attn_mask=mask, scale=scaling)
     else:
         scale = dim**-0.5 if scaling is None else scaling
         weights = torch.matmul(grouped, key.transpose(-1, -2)) * scale
-        weights = torch.tanh(weights / softcap) * softcap
+        if softcap is not None:
+            weights = torch.tanh(weights / softcap) * softcap
         if mask.dtype == torch.bool:
             weights = weights.masked_fill(~mask, torch.finfo(weights.dtype).min)
         else:
@@ -89,20 +98,28 @@ def _make(implementation: str) -> Any:
         softcap: float | None = None,
         **kwargs: Any,
     ) -> tuple[Any, None]:
-        slots = _ACTIVE.get()
+        active = _ACTIVE.get()
         if (
-            slots is None
+            active is None
             or query.shape[2] != 1
             or attention_mask is None
-            or key.shape[2] < slots
+            or key.shape[2] < active[0]
             or query.shape[1] % key.shape[1]
         ):
             extra = {"softcap": softcap} if softcap is not None else {}
             return _fallback(module, implementation)(
-                module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                **extra, **kwargs,
+                module,
+                query,
+                key,
+                value,
+                attention_mask,
+                dropout=dropout,
+                scaling=scaling,
+                **extra,
+                **kwargs,
             )
-        return _decode(query, key, value, attention_mask, slots, scaling, softcap), None
+        slots, kernel = active
+        return _decode(query, key, value, attention_mask, slots, scaling, softcap, kernel), None
 
     attention.__name__ = f"{PREFIX}{implementation}"
     return attention

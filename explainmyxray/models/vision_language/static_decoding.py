@@ -18,10 +18,12 @@ no Python-side state that a graph would freeze, whatever the prompt length.
 A step attends only over the cache slots that can be filled by then, rounded up to a window of
 ``window`` slots (:mod:`.decode_attention`): one graph is captured per window size, all sharing
 one memory pool, so a step's attention costs what the report so far holds, not the whole cache.
+On the GPU, Gemma's RMSNorms run as one compiled kernel each (:mod:`.fused_norm`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -78,10 +80,12 @@ class StaticDecoder:
         cuda_graph: bool = True,
         vision_chunk: int | None = None,
         window: int | None = 64,
+        attention: str = "matmul",
+        fuse_norms: bool = True,
     ) -> None:
         import torch
 
-        from . import decode_attention
+        from . import decode_attention, fused_norm
 
         device = model.device
         self.model = model
@@ -95,6 +99,8 @@ class StaticDecoder:
         self.graphs: dict[int, Any] = {}
         self.graph_error: str | None = None
         self.window = window if window and decode_attention.install(model) else None
+        self.attention = attention
+        self.fused_norms = fused_norm.install(model) if fuse_norms and device.type == "cuda" else 0
         self.prompt = 0
         self.min_new_tokens = min_new_tokens
         self.vision_chunk = vision_chunk
@@ -217,7 +223,8 @@ class StaticDecoder:
         from .decode_attention import active_slots
 
         slots = self.slots(step)
-        with active_slots(slots):
+        window = active_slots(slots, self.attention) if self.window else contextlib.nullcontext()
+        with window:
             if self.use_graph and slots not in self.graphs:
                 try:
                     self.graphs[slots] = self._capture(slots)

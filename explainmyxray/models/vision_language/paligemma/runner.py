@@ -2,14 +2,18 @@
 
 Precisions: ``bf16``, ``nf4`` (bitsandbytes 4-bit, as for MedGemma) and ``fp32``. No remote
 code, safetensors only. The loading itself is shared with MedGemma:
-:class:`explainmyxray.models.vision_language_runner.VisionLanguageRunner`.
+:class:`explainmyxray.models.vision_language.runner.VisionLanguageRunner`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..vision_language_runner import VisionLanguageRunner
+from ..runner import VisionLanguageRunner
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PRECISIONS = ("bf16", "nf4", "fp32")
 
@@ -23,3 +27,10 @@ class PaliGemmaRunner(VisionLanguageRunner):
         from transformers import PaliGemmaForConditionalGeneration, PaliGemmaProcessor
 
         return PaliGemmaForConditionalGeneration, PaliGemmaProcessor
+
+    def prepare_inputs(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], pad_to_multiple_of: int | None
+    ) -> Any:
+        from .generation import prepare_inputs
+
+        return prepare_inputs(self, images, prompts, pad_to_multiple_of)
