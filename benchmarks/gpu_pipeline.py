@@ -261,14 +261,13 @@ stages:
 
 
 def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str, Any]:
-    from explainmyxray.core.orchestrator import Orchestrator
-    from explainmyxray.pipelines.loader import load_pipeline
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.registry.plugins import PluginHost
 
     observer = StageMemory()
     host = PluginHost(extra_plugins=[("benchmark-observer", observer.hookimpls())])
-    pipeline = load_pipeline(pipeline_file, host)
-    orchestrator = Orchestrator(host, pipeline)
+    engine = Engine(host, retain=False)
+    planned = engine.plan(pipeline_file)
     plan = {
         ps.step.label: [
             {
@@ -279,17 +278,18 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
             }
             for r in ps.models
         ]
-        for ps in orchestrator.plan.steps
+        for ps in planned.steps
     }
     start = time.perf_counter()
-    summary = orchestrator.run(inputs, out, force=True)
+    with engine:
+        summary = engine.run(pipeline_file, inputs, out, force=True)
     wall = time.perf_counter() - start
-    stats = orchestrator.manager.stats
+    stats = engine.manager.stats
     return {
         "wall_seconds": round(wall, 3),
         "summary": summary.to_dict(),
         "plan": plan,
-        "predicted_peak_bytes": orchestrator.plan.peak,
+        "predicted_peak_bytes": planned.peak,
         "stages": observer.rows,
         "loads": dict(stats.loads),
         "parks": dict(stats.parks),

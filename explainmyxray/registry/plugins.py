@@ -8,10 +8,12 @@ skipped, and the host keeps working. ``EXPLAINMYXRAY_PLUGINS`` (comma-separated)
 
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -124,7 +126,9 @@ class PluginHost:
     def _register_lazy(self, name: str, source: str, version: str | None, target: Any) -> None:
         try:
             module = importlib.import_module(target())
-        except Exception as exc:  # a broken plugin is recorded and skipped, never fatal
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (sys.exit() too) is recorded, not fatal
             self._record_error(name, source, version, exc)
             return
         self._register_object(name, module, source, version)
@@ -135,7 +139,9 @@ class PluginHost:
         version = dist.version if dist else None
         try:
             plugin = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self._record_error(ep.name, source, version, exc)
             return
         self._register_object(ep.name, plugin, source, version)
@@ -151,24 +157,64 @@ class PluginHost:
         except Exception as exc:
             self._record_error(name, source, version, exc)
             return
-        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = _unknown_hooks(name, callers)
+        if unknown:
+            self.pm.unregister(name=name)
+            self._record_error(name, source, version, PluginError(unknown))
+            return
+        for caller in callers:
+            if caller.name in LIFECYCLE_HOOKS:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin_name == name and not (impl.wrapper or impl.hookwrapper):
+                        impl.function = _observer(impl.function, caller.name, name)
+        hooks = sorted(h.name for h in callers)
         self.infos[name] = PluginInfo(name=name, source=source, version=version, hooks=hooks)
 
     def _record_error(
         self, name: str, source: str, version: str | None, exc: BaseException
     ) -> None:
-        message = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SystemExit):
+            message = f"SystemExit: the plugin called sys.exit({exc.code!r}) while loading"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         log.warning("plugin %s (%s) skipped: %s", name, source, message)
         self.infos[name] = PluginInfo(name=name, source=source, version=version, error=message)
 
     def _collect_registrations(self) -> None:
+        offered: dict[str, list[ModelSpec]] = {}
         for name, info in list(self.infos.items()):
             if info.error is not None:
                 continue
-            caller = self._only(name, "register_stages")
+            specs: list[ModelSpec] = []
             try:
-                caller(register=self._stage_registrar(name))
-                self._only(name, "register_models")(register=self._model_registrar(name))
+                self._only(name, "register_stages")(register=self._stage_registrar(name))
+                self._only(name, "register_models")(register=specs.append)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._unregister_broken(name, exc)
+                continue
+            offered[name] = specs
+        for model, plugins in _conflicts(offered).items():
+            listing = " and ".join(repr(p) for p in plugins)
+            for plugin in plugins:
+                if self.infos[plugin].error is None:
+                    self._unregister_broken(
+                        plugin,
+                        PluginError(
+                            f"model {model!r} is registered by {listing}; model names are "
+                            "global, so neither plugin is loaded: rename one model (e.g. "
+                            f"'{plugin}/{model}') or disable one plugin (--no-plugin NAME)"
+                        ),
+                    )
+        for name, specs in offered.items():
+            if self.infos[name].error is not None:
+                continue
+            try:
+                for spec in specs:
+                    self.models.add(spec, plugin=name)
+                    self.infos[name].models.append(spec.name)
             except Exception as exc:
                 self._unregister_broken(name, exc)
 
@@ -197,13 +243,6 @@ class PluginHost:
                 stage=stage, plugin=plugin, options=options, models=models, description=description
             )
             self.infos[plugin].stages.append(stage)
-
-        return register
-
-    def _model_registrar(self, plugin: str):
-        def register(spec: ModelSpec) -> None:
-            self.models.add(spec, plugin=plugin)
-            self.infos[plugin].models.append(spec.name)
 
         return register
 
@@ -258,13 +297,63 @@ class PluginHost:
             )
         return result
 
+    def plugin_version(self, plugin: str) -> str | None:
+        info = self.infos.get(plugin)
+        return info.version if info else None
+
     def notify(self, hook: str, **kwargs: Any) -> None:
-        """Broadcast a lifecycle hook; an observer that raises is logged, never fatal."""
+        """Broadcast a lifecycle hook through pluggy (``pm.hook.<hook>``), so ``wrapper`` and
+        ``hookwrapper`` implementations wrap it. An observer that raises is logged and the other
+        observers still run; a wrapper that raises is logged too, never fatal to the run."""
         if hook not in LIFECYCLE_HOOKS:
             raise PluginError(f"{hook!r} is not a lifecycle hook")
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            try:
-                impl.function(**accepted)
-            except Exception:
-                log.exception("lifecycle hook %s of plugin %s failed", hook, impl.plugin_name)
+        try:
+            getattr(self.pm.hook, hook)(**kwargs)
+        except Exception:
+            log.exception("lifecycle hook %s failed in a wrapper", hook)
+
+
+def _unknown_hooks(plugin: str, callers: Sequence[Any]) -> str | None:
+    """An error naming ``plugin``'s implementations of hooks that have no specification."""
+    known = sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{PROJECT}_spec"))
+    problems = []
+    for caller in callers:
+        if caller.has_spec():
+            continue
+        impls = [i for i in caller.get_hookimpls() if i.plugin_name == plugin]
+        if not impls or all(i.optionalhook for i in impls):
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known hooks: {', '.join(known)}"
+        problems.append(f"{caller.name!r} ({hint})")
+    if not problems:
+        return None
+    return (
+        f"plugin {plugin!r} implements unknown hook {', '.join(problems)}; mark a hook the "
+        "framework may add later with hookimpl(optionalhook=True)"
+    )
+
+
+def _conflicts(offered: dict[str, list[ModelSpec]]) -> dict[str, list[str]]:
+    """Model names that more than one plugin registers, with those plugins."""
+    owners: dict[str, list[str]] = {}
+    for plugin, specs in offered.items():
+        for spec in specs:
+            plugins = owners.setdefault(spec.name, [])
+            if plugin not in plugins:
+                plugins.append(plugin)
+    return {model: plugins for model, plugins in owners.items() if len(plugins) > 1}
+
+
+def _observer(function: Callable[..., Any], hook: str, plugin: str) -> Callable[..., Any]:
+    """``function`` (a plain lifecycle implementation) with its exceptions logged, not raised."""
+
+    @functools.wraps(function)
+    def observe(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            log.exception("lifecycle hook %s of plugin %s failed", hook, plugin)
+            return None
+
+    return observe

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from explainmyxray.models.medgemma import tiny
-from explainmyxray.models.medgemma.generation import (
-    GenerationSettings,
-    generate_batch,
-    prepare_inputs,
-    to_pil,
-)
-from explainmyxray.models.medgemma.runner import MedGemmaRunner
-from explainmyxray.models.medgemma.spec import medgemma_4b_spec
 
 from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.models.vision_language.fast import (
@@ -21,6 +12,15 @@ from explainmyxray.models.vision_language.fast import (
     generate_fast,
     plan_batches,
 )
+from explainmyxray.models.vision_language.medgemma import tiny
+from explainmyxray.models.vision_language.medgemma.generation import (
+    GenerationSettings,
+    generate_batch,
+    prepare_inputs,
+    to_pil,
+)
+from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
 
 def test_batches_group_similar_lengths_and_cover_every_request():

@@ -28,8 +28,9 @@ from explainmyxray.core.case import Case, StructuredReport  # noqa: E402
 from explainmyxray.core.context import StepContext  # noqa: E402
 from explainmyxray.core.errors import ConfigError, ModelError, WeightsNotFoundError  # noqa: E402
 from explainmyxray.core.plugin_api import LoadRequest  # noqa: E402
-from explainmyxray.models import radgraph_compat  # noqa: E402
-from explainmyxray.models.radgraph_model import (  # noqa: E402
+from explainmyxray.models.radgraph import compat as radgraph_compat  # noqa: E402
+from explainmyxray.models.radgraph import scoring as radgraph_scoring  # noqa: E402
+from explainmyxray.models.radgraph.model import (  # noqa: E402
     RadGraphRunner,
     f1_levels,
     graph,
@@ -326,8 +327,8 @@ def test_references_are_matched_by_id_path_name_and_stem(tmp_path):
     ]
     path = tmp_path / "refs.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
-    refs = score_radgraph.load_references(path)
-    find = score_radgraph.reference_for
+    refs = radgraph_scoring.load_references(path)
+    find = radgraph_scoring.reference_for
 
     def case(cid: str, source: str, supplied: str | None = None) -> Case:
         return Case(id=cid, source=source, supplied_report=supplied)
@@ -341,12 +342,12 @@ def test_references_are_matched_by_id_path_name_and_stem(tmp_path):
 
     path.write_text('{"id": "a", "report": "x"}\n{"id": "b", "report": 3}\n')
     with pytest.raises(ConfigError, match=r"refs\.jsonl:2: expected"):
-        score_radgraph.load_references(path)
+        radgraph_scoring.load_references(path)
     path.write_text("not json\n")
     with pytest.raises(ConfigError, match=r"refs\.jsonl:1: not JSON"):
-        score_radgraph.load_references(path)
+        radgraph_scoring.load_references(path)
     with pytest.raises(ConfigError, match="cannot read the reference file"):
-        score_radgraph.load_references(tmp_path / "absent.jsonl")
+        radgraph_scoring.load_references(tmp_path / "absent.jsonl")
 
 
 def test_score_hook_scores_each_case_against_its_reference(runner, tmp_path):
@@ -438,8 +439,8 @@ def warm_up_cuda() -> None:
 
 def test_a_pipeline_scores_a_report_against_a_reference_file(archive, shared_data, tmp_path):
     from explainmyxray.core.inputs import case_id
-    from explainmyxray.core.orchestrator import Orchestrator
     from explainmyxray.core.results import load_case
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.pipelines.loader import parse_pipeline
 
     folder, encoder = archive
@@ -469,7 +470,8 @@ stages:
         source=tmp_path / "score.yaml",
     )
     out = tmp_path / "out"
-    summary = Orchestrator(host, pipeline).run([image], out, report_text="Mild cardiomegaly.")
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, [image], out, report_text="Mild cardiomegaly.")
     assert summary.ok and summary.model_loads == {"radgraph": 1}
     case = load_case(out, case_id(image))
     scores = {s.metric: s for s in case.scores}
