@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,6 +163,7 @@ class Orchestrator:
         self.case_writers = list(case_writers)
         self.run_writers = list(run_writers)
         self.stage_seconds: Counter[str] = Counter()
+        self._seconds_lock = threading.Lock()
 
     # --- whole runs -----------------------------------------------------------------------
 
@@ -186,19 +189,11 @@ class Orchestrator:
             else:
                 todo.append(source)
         size = self.plan.batch_size
+        batches = [todo[start : start + size] for start in range(0, len(todo), size)]
         loads_before = Counter(self.manager.stats.loads)
         self.manager.stats.peak_charged.clear()
         try:
-            for start in range(0, len(todo), size):
-                chunk = todo[start : start + size]
-                cases = [
-                    Case(id=case_id(p), source=str(p), supplied_report=report_text or sidecar(p))
-                    for p in chunk
-                ]
-                self.run_batch(cases, more_batches=start + size < len(todo), out_dir=out_dir)
-                for case in cases:
-                    self._write(case, out_dir, summary)
-                    done.append(_light(case))
+            self._run_overlapped(batches, out_dir, report_text, summary, done)
         finally:
             summary.stage_seconds = {k: round(v, 4) for k, v in self.stage_seconds.items()}
             summary.model_loads = dict(self.manager.stats.loads - loads_before)
@@ -207,6 +202,64 @@ class Orchestrator:
             writer(out_dir, done)
         self._write_manifest(out_dir, summary, started)
         return summary
+
+    def _run_overlapped(
+        self,
+        batches: list[list[Path]],
+        out_dir: Path,
+        report_text: str | None,
+        summary: RunSummary,
+        done: list[Case],
+    ) -> None:
+        """Run the batches in order, keeping the models busy: while batch *n* runs the steps
+        that use models, a worker runs batch *n+1*'s leading model-free steps (decoding,
+        quality checks) and another writes batch *n-1*. At most three batches are in memory;
+        every case is still written once, in order, and an interruption waits for the write
+        in progress, so no finished case is lost.
+        """
+        lead = self._model_free_lead()
+
+        def start(chunk: list[Path]) -> list[Case]:
+            cases = [
+                Case(id=case_id(p), source=str(p), supplied_report=report_text or sidecar(p))
+                for p in chunk
+            ]
+            # model-free steps: the worker never touches the model manager, which the main
+            # thread is using
+            return self._run_steps(cases, range(lead), True, out_dir, manage_models=False)
+
+        def write(cases: list[Case]) -> None:
+            for case in cases:
+                self._write(case, out_dir, summary)
+                done.append(_light(case))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="explainmyxray") as pool:
+            ahead: Future[list[Case]] | None = None
+            writing: Future[None] | None = None
+            try:
+                for n, chunk in enumerate(batches):
+                    cases = ahead.result() if ahead is not None else start(chunk)
+                    more = n + 1 < len(batches)
+                    ahead = pool.submit(start, batches[n + 1]) if more and lead else None
+                    steps = range(lead, len(self.plan.steps))
+                    self._run_steps(cases, steps, more_batches=more, out_dir=out_dir)
+                    if writing is not None:
+                        writing.result()
+                    writing = pool.submit(write, cases)
+            finally:
+                if ahead is not None:
+                    ahead.cancel()
+                if writing is not None:
+                    writing.result()
+
+    def _model_free_lead(self) -> int:
+        """How many leading steps use no model: they can run ahead on a worker thread."""
+        lead = 0
+        for planned in self.plan.steps:
+            if planned.models:
+                break
+            lead += 1
+        return lead if lead < len(self.plan.steps) else 0
 
     def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
         """``run.json``: what ran (pipeline, plugin versions, plan) and how it went."""
@@ -257,11 +310,23 @@ class Orchestrator:
         self, cases: list[Case], *, more_batches: bool = False, out_dir: Path | None = None
     ) -> list[Case]:
         """Run every step over ``cases`` in place. A case that fails a step skips the rest."""
-        for index, planned in enumerate(self.plan.steps):
+        return self._run_steps(cases, range(len(self.plan.steps)), more_batches, out_dir)
+
+    def _run_steps(
+        self,
+        cases: list[Case],
+        steps: range,
+        more_batches: bool,
+        out_dir: Path | None,
+        *,
+        manage_models: bool = True,
+    ) -> list[Case]:
+        for index in steps:
             active = [c for c in cases if not c.failed]
             if not active:
                 break
-            self._run_step(index, planned, active, more_batches, out_dir)
+            planned = self.plan.steps[index]
+            self._run_step(index, planned, active, more_batches, out_dir, manage_models)
         return cases
 
     def _run_step(
@@ -271,13 +336,17 @@ class Orchestrator:
         cases: list[Case],
         more_batches: bool,
         out_dir: Path | None,
+        manage_models: bool = True,
     ) -> None:
         step = planned.step
         self.host.notify("before_stage_run", stage=step.stage, plugin=step.plugin, cases=cases)
         start = time.perf_counter()
         try:
-            runners = self.manager.prepare(
-                planned.models, planned.device, self.plan.upcoming(index, repeats=more_batches)
+            upcoming = self.plan.upcoming(index, repeats=more_batches)
+            runners = (
+                self.manager.prepare(planned.models, planned.device, upcoming)
+                if manage_models
+                else {}
             )
         except ExplainMyXrayError as exc:
             for case in cases:
@@ -295,8 +364,13 @@ class Orchestrator:
         )
         results = list(self._call(step.stage, step.plugin, cases, context))
         seconds = time.perf_counter() - start
-        self.stage_seconds[step.label] += seconds
-        usages = [u for r in planned.models if (u := self.manager.usage(r, planned.device))]
+        with self._seconds_lock:
+            self.stage_seconds[step.label] += seconds
+        usages = [
+            u
+            for r in planned.models
+            if manage_models and (u := self.manager.usage(r, planned.device))
+        ]
         record = StageRecord(
             stage=step.stage,  # type: ignore[arg-type]
             plugin=step.plugin,

@@ -37,15 +37,6 @@ class MedGemmaOptions(GeneratorOptions):
         default="nf4", description="auto: the best precision that fits the memory budget"
     )
     batch_size: int = Field(default=8, ge=1, le=256)
-    fast: bool = Field(
-        default=True,
-        description="length-sorted batches, bucketed padding, a static KV cache and (on CUDA) "
-        "the decoding step replayed as a CUDA graph; greedy answers equal the plain path's",
-    )
-    length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
-    cuda_graph: bool = Field(
-        default=True, description="replay the fast path's decoding step as a CUDA graph"
-    )
     without_weights: Literal["error", "supplied-report"] = Field(
         default="error",
         description="when no weights are given and none are in the Hugging Face cache: fail, "
@@ -108,26 +99,10 @@ def generate(
         )
         return reports_from_supplied(cases, source="supplied", note=note)
     runner = step.model(options.model)
-    settings = options.generation()
-    if not options.fast:
-        return generate_reports(
-            cases,
-            runner,
-            options,
-            lambda images, prompts: generation.generate_batch(runner, images, prompts, settings),
-            lambda text: report_from_text(text, SOURCE),
-            batch_size=options.batch_size,
-        )
-    from explainmyxray.models.vision_language.fast import FastSettings, generate_fast
-
-    fast = FastSettings(
-        batch_size=options.batch_size, bucket=options.length_bucket, cuda_graph=options.cuda_graph
-    )
-    # All cases in one call: generate_fast sorts them by length and batches them itself.
     return generate_reports(
         cases,
         runner,
         options,
-        lambda images, prompts: generate_fast(runner, images, prompts, settings, fast),
+        options.texts(runner, generation.generate_batch),
         lambda text: report_from_text(text, SOURCE),
     )

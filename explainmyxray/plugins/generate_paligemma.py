@@ -72,12 +72,10 @@ def generate(
 
     options = step.options
     runner = step.model(options.model)
-    settings = options.generation()
     return generate_reports(
         cases,
         runner,
         options,
-        lambda images, prompts: generation.generate_batch(runner, images, prompts, settings),
+        options.texts(runner, generation.generate_batch),
         lambda text: report_from_text(text, source=SOURCE),
-        batch_size=options.batch_size,
     )

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 GenerateTexts = Callable[[list["Image.Image"], list[str]], list[str]]
 """``(images, prompts)`` to one answer each, in order."""
+FamilyGenerate = Callable[
+    [Any, Sequence["Image.Image"], Sequence[str], "GenerationSettings"], list[str]
+]
+"""A family's ``generate_batch(runner, images, prompts, settings)``: one batch, plain path."""
 
 
 class GeneratorOptions(BaseModel):
@@ -58,6 +62,16 @@ class GeneratorOptions(BaseModel):
     max_context_tokens: int = Field(
         default=512, ge=0, description="token budget for the retrieved reports"
     )
+    fast: bool = Field(
+        default=True,
+        description="length-sorted batches, bucketed padding, a static KV cache, decoding "
+        "attention over the filled cache only and (on CUDA) the decoding step replayed as a CUDA "
+        "graph with fused norms; greedy answers equal the plain path's",
+    )
+    length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
+    cuda_graph: bool = Field(
+        default=True, description="replay the fast path's decoding step as a CUDA graph"
+    )
     instruction: str | None = Field(
         default=None,
         description="replaces the built-in PadChest instruction (e.g. the prompt an adapter or "
@@ -78,6 +92,29 @@ class GeneratorOptions(BaseModel):
             repetition_penalty=self.repetition_penalty,
             seed=self.seed,
         )
+
+    def texts(self, runner: Any, generate_batch: FamilyGenerate) -> GenerateTexts:
+        """How this step turns images and prompts into answers: the fast path (which sorts and
+        batches every case itself) or the family's plain ``generate_batch``, a batch at a time.
+        """
+        settings = self.generation()
+        if not self.fast:
+            size = self.batch_size
+
+            def plain(images: list[Image.Image], prompts: list[str]) -> list[str]:
+                answers: list[str] = []
+                for start in range(0, len(images), size):
+                    chunk = slice(start, start + size)
+                    answers += generate_batch(runner, images[chunk], prompts[chunk], settings)
+                return answers
+
+            return plain
+        from .fast import FastSettings, generate_fast
+
+        fast = FastSettings(
+            batch_size=self.batch_size, bucket=self.length_bucket, cuda_graph=self.cuda_graph
+        )
+        return lambda images, prompts: generate_fast(runner, images, prompts, settings, fast)
 
     def prompt_chars(self) -> int:
         """Characters of the instruction that starts every prompt (for workspace estimates)."""
