@@ -93,7 +93,9 @@ class StageMemory:
             def before_stage_run(self, stage, plugin, cases):
                 import torch
 
-                if torch.cuda.is_available():
+                # model-free leading steps run on a worker beside the model steps (stage
+                # overlap): they must not reset the peak the model step is measuring
+                if torch.cuda.is_available() and stage != "preprocess":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
                 outer._start = time.perf_counter()
@@ -105,7 +107,7 @@ class StageMemory:
                 row = outer.rows.setdefault(f"{stage}:{plugin}", {"seconds": 0.0, "cases": 0})
                 row["seconds"] += seconds
                 row["cases"] += len(cases)
-                if torch.cuda.is_available():
+                if torch.cuda.is_available() and stage != "preprocess":
                     torch.cuda.synchronize()
                     row["peak_allocated"] = max(
                         row.get("peak_allocated", 0), torch.cuda.max_memory_allocated()
@@ -280,13 +282,21 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
         ]
         for ps in planned.steps
     }
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     with engine:
         summary = engine.run(pipeline_file, inputs, out, force=True)
     wall = time.perf_counter() - start
     stats = engine.manager.stats
+    generate = next(ps.step.options for ps in planned.steps if ps.step.stage == "generate")
     return {
         "wall_seconds": round(wall, 3),
+        "generate_batch_size": generate.batch_size,
+        "generate_precision": generate.precision,
+        "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
         "summary": summary.to_dict(),
         "plan": plan,
         "predicted_peak_bytes": planned.peak,
@@ -593,9 +603,10 @@ def decode_steps(weights: Path, images, args, result: dict[str, Any]) -> dict[st
         copy_bandwidth() if torch.cuda.is_available() else 0.0
     )
     first = int(args.step_batches.split(",")[0])
-    for variant in VARIANTS:
+    variants = [VARIANTS[int(i)] for i in args.step_variants.split(",")]
+    for variant in variants:
         for batch in (int(b) for b in args.step_batches.split(",")):
-            runner, _ = load_runner(weights, "bf16", args.device)
+            runner, _ = load_runner(weights, args.step_precision, args.device)
             try:
                 row = step_timing(runner, images, batch, args.new_tokens, variant)
                 if bandwidth:
@@ -605,7 +616,8 @@ def decode_steps(weights: Path, images, args, result: dict[str, Any]) -> dict[st
                 row = {"batch": batch, "variant": variant, "error": f"out of memory: {exc}"[:300]}
             out["timing"].append(row)
             print(row, flush=True)
-            if bandwidth and batch == first and variant in (VARIANTS[0], VARIANTS[-1]):
+            profiled = variant in (variants[0], variants[-1]) and len(variants) > 1
+            if bandwidth and batch == first and profiled:
                 try:
                     out["profile"].append(
                         kernel_profile(runner, images, batch, args.new_tokens, variant)
@@ -680,7 +692,7 @@ def main() -> int:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/explainmyxray-gpu"))
     parser.add_argument("--n", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", default="auto", help="the generate step's batch_size")
     parser.add_argument("--new-tokens", type=int, default=150)
     parser.add_argument("--baseline-images", type=int, default=3)
     parser.add_argument(
@@ -692,6 +704,12 @@ def main() -> int:
     parser.add_argument(
         "--step-batches", default="16,32", help="batches of the per-step timing (steps phase)"
     )
+    parser.add_argument(
+        "--step-variants",
+        default=",".join(str(i) for i in range(len(VARIANTS))),
+        help="indices into VARIANTS for the steps phase (the last one is the default fast path)",
+    )
+    parser.add_argument("--step-precision", default="bf16", help="precision of the steps phase")
     parser.add_argument(
         "--steps-uncapped",
         action="store_true",

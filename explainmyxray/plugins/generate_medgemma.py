@@ -36,7 +36,7 @@ class MedGemmaOptions(GeneratorOptions):
     precision: Literal["nf4", "bf16", "fp32", "auto"] = Field(
         default="nf4", description="auto: the best precision that fits the memory budget"
     )
-    batch_size: int = Field(default=8, ge=1, le=256)
+    batch_size: int | Literal["auto"] = "auto"
     without_weights: Literal["error", "supplied-report"] = Field(
         default="error",
         description="when no weights are given and none are in the Hugging Face cache: fail, "
@@ -61,7 +61,7 @@ def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
 
     adapter = options.adapter.expanduser() if options.adapter else None
     workspace = estimate_workspace(
-        batch_size=options.batch_size,
+        batch_size=options.batch(),
         prompt_chars=options.prompt_chars(),
         max_context_tokens=options.context_tokens(),
         max_new_tokens=options.max_new_tokens,

@@ -83,7 +83,14 @@ def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
     assert manifest["summary"]["finished"] == 7 and manifest["pipeline"]["name"] == "fake"
     assert manifest["summary"]["model_loads"] == {"writer-a": 3, "judge": 3}
     stages = [(e[1], e[3]) for e in recorder.events if e[0] == "before"]
-    assert stages[:3] == [("preprocess", 3), ("generate", 3), ("score", 3)]
+    # the model steps run batch by batch in stage order; each batch's decoding (a model-free
+    # step, run ahead on a worker) comes before its model steps
+    model_steps = [s for s in stages if s[0] != "preprocess"]
+    assert model_steps == [("generate", 3), ("score", 3)] * 2 + [("generate", 1), ("score", 1)]
+    assert [s for s in stages if s[0] == "preprocess"] == [("preprocess", 3)] * 2 + [
+        ("preprocess", 1)
+    ]
+    assert stages.index(("preprocess", 1)) < stages.index(("generate", 1))
     assert FakeRunner.live == {"writer-a": 0, "judge": 0}
 
 

@@ -217,13 +217,14 @@ def test_batches_retrieved_context_and_imageless_cases(host, fp32, xray_cases, m
     cases = fresh(xray_cases)
     cases[0].retrieved = [RetrievedCase(id="ref", score=0.7, report="cardiomegaly with effusion")]
     cases.insert(1, Case(id="empty", source="nowhere.png"))
-    results = run_generate(host, cases, options.model_copy(update={"batch_size": 1}), runners)
+    plain = options.model_copy(update={"batch_size": 1, "fast": False})
+    results = run_generate(host, cases, plain, runners)
     assert [len(c) for c in calls] == [1, 1]
     assert "cardiomegaly with effusion" in calls[0][0]
     assert isinstance(results[1], InputError) and "empty" in str(results[1])
     assert [r.source for i, r in enumerate(results) if i != 1] == ["paligemma", "paligemma"]
     calls.clear()
-    run_generate(host, cases, options.model_copy(update={"use_retrieved": False}), runners)
+    run_generate(host, cases, plain.model_copy(update={"use_retrieved": False}), runners)
     assert all("cardiomegaly with effusion" not in p for p in calls[0])
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.errors import InputError
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .generation import GenerationSettings
+
+UNPLANNED_BATCH = 8
+"""The batch of a step whose ``batch_size: auto`` no planner resolved (a hook called directly)."""
 
 GenerateTexts = Callable[[list["Image.Image"], list[str]], list[str]]
 """``(images, prompts)`` to one answer each, in order."""
@@ -45,7 +48,11 @@ class GeneratorOptions(BaseModel):
         default=None, description="local model folder; overrides the Hugging Face cache"
     )
     precision: str = Field(description="auto: the best precision that fits the memory budget")
-    batch_size: int = Field(ge=1, le=256)
+    batch_size: int | Literal["auto"] = Field(
+        description="sequences decoded together; auto: the planner picks the batch (and, with "
+        "precision auto, the precision) with the highest predicted throughput that fits the "
+        "memory budget"
+    )
     max_new_tokens: int = Field(default=384, ge=1, le=4096)
     min_new_tokens: int | None = Field(
         default=None, ge=1, description="generate at least this many tokens (benchmarks)"
@@ -93,13 +100,24 @@ class GeneratorOptions(BaseModel):
             seed=self.seed,
         )
 
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_in_range(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= int(value) <= 256:
+            raise ValueError("batch_size must be auto or between 1 and 256")
+        return value
+
+    def batch(self) -> int:
+        """The batch size; ``auto`` left unresolved (no planner ran) is :data:`UNPLANNED_BATCH`."""
+        return UNPLANNED_BATCH if self.batch_size == "auto" else int(self.batch_size)
+
     def texts(self, runner: Any, generate_batch: FamilyGenerate) -> GenerateTexts:
         """How this step turns images and prompts into answers: the fast path (which sorts and
         batches every case itself) or the family's plain ``generate_batch``, a batch at a time.
         """
         settings = self.generation()
         if not self.fast:
-            size = self.batch_size
+            size = self.batch()
 
             def plain(images: list[Image.Image], prompts: list[str]) -> list[str]:
                 answers: list[str] = []
@@ -112,7 +130,7 @@ class GeneratorOptions(BaseModel):
         from .fast import FastSettings, generate_fast
 
         fast = FastSettings(
-            batch_size=self.batch_size, bucket=self.length_bucket, cuda_graph=self.cuda_graph
+            batch_size=self.batch(), bucket=self.length_bucket, cuda_graph=self.cuda_graph
         )
         return lambda images, prompts: generate_fast(runner, images, prompts, settings, fast)
 
