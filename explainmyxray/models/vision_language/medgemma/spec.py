@@ -27,10 +27,11 @@ the fast path's CUDA-graph pool): ``benchmarks/gpu_pipeline.py --phases steps`` 
 reserved minus weights of 301 MB per sequence of 960 tokens at bf16 batch 16 (314 kB a token;
 270 kB at batch 32) on an H200; ``benchmarks/medgemma_memory.py`` measured 206-229 kB without the
 fast path and 272 kB with an r=32 all-linear LoRA adapter (batches of 1 to 8, 1,405 tokens)."""
-MEDGEMMA_4B_STEP_MS = {"bf16": (5.79, 0.0342)}
+MEDGEMMA_4B_STEP_MS = {"bf16": (5.79, 0.0342), "nf4": (9.79, 0.0847)}
 """One decoding step of the fast path (windowed attention, fused norms, CUDA graph) on an H200:
-6.34 ms at bf16 batch 16 and 6.89 ms at batch 32 (``benchmarks/results/gpu_pipeline.json``,
-``steps``), as fixed + per-sequence milliseconds for the planner's ``batch_size: auto``."""
+6.34 ms at bf16 batch 16 and 6.89 ms at batch 32; 11.14 and 12.50 ms at NF4
+(``benchmarks/results/gpu_pipeline.json``, ``steps`` and ``steps_nf4``), as fixed +
+per-sequence milliseconds for the planner's ``batch_size: auto``."""
 IMAGE_TOKENS = 256
 CHARS_PER_TOKEN = 4
 """Characters per token of the instruction text, on the cautious side: Gemma's tokenizer takes
