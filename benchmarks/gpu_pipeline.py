@@ -23,6 +23,7 @@ are written after every phase.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -92,7 +93,9 @@ class StageMemory:
             def before_stage_run(self, stage, plugin, cases):
                 import torch
 
-                if torch.cuda.is_available():
+                # model-free leading steps run on a worker beside the model steps (stage
+                # overlap): they must not reset the peak the model step is measuring
+                if torch.cuda.is_available() and stage != "preprocess":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
                 outer._start = time.perf_counter()
@@ -104,7 +107,7 @@ class StageMemory:
                 row = outer.rows.setdefault(f"{stage}:{plugin}", {"seconds": 0.0, "cases": 0})
                 row["seconds"] += seconds
                 row["cases"] += len(cases)
-                if torch.cuda.is_available():
+                if torch.cuda.is_available() and stage != "preprocess":
                     torch.cuda.synchronize()
                     row["peak_allocated"] = max(
                         row.get("peak_allocated", 0), torch.cuda.max_memory_allocated()
@@ -279,13 +282,21 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
         ]
         for ps in planned.steps
     }
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     with engine:
         summary = engine.run(pipeline_file, inputs, out, force=True)
     wall = time.perf_counter() - start
     stats = engine.manager.stats
+    generate = next(ps.step.options for ps in planned.steps if ps.step.stage == "generate")
     return {
         "wall_seconds": round(wall, 3),
+        "generate_batch_size": generate.batch_size,
+        "generate_precision": generate.precision,
+        "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
         "summary": summary.to_dict(),
         "plan": plan,
         "predicted_peak_bytes": planned.peak,
@@ -323,16 +334,18 @@ def sync() -> None:
 
 
 def throughput(
-    runner, images, new_tokens: int, batch: int, fast: bool, graph: bool = True
+    runner,
+    images,
+    new_tokens: int,
+    batch: int,
+    fast: bool,
+    graph: bool = True,
+    window: int | None = 64,
 ) -> dict[str, Any]:
     """Reports per minute over ``images`` (one warm-up batch first, not counted)."""
     import torch
 
-    from explainmyxray.models.vision_language.medgemma.fast import (
-        FastGenerator,
-        FastSettings,
-        generate_fast,
-    )
+    from explainmyxray.models.vision_language.fast import FastGenerator, FastSettings, generate_fast
     from explainmyxray.models.vision_language.medgemma.generation import (
         GenerationSettings,
         generate_batch,
@@ -341,7 +354,7 @@ def throughput(
 
     prompt = build_prompt((), count_tokens=runner.count_tokens)
     settings = GenerationSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-    fast_settings = FastSettings(batch_size=batch, cuda_graph=graph)
+    fast_settings = FastSettings(batch_size=batch, cuda_graph=graph, window=window)
     generator = FastGenerator(runner, settings, fast_settings)  # one cache and graph throughout
 
     def run(chunk):
@@ -370,6 +383,8 @@ def throughput(
     return {
         "fast": fast,
         "cuda_graph": bool(decoder and decoder.graph is not None) if fast else False,
+        "window": window if fast else None,
+        "graphs": sorted(decoder.graphs) if decoder else [],
         "graph_error": decoder.graph_error if decoder else None,
         "precision": runner.precision,
         "batch": batch,
@@ -383,6 +398,237 @@ def throughput(
         "peak_allocated": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
         "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
     }
+
+
+def weight_bytes(model) -> int:
+    """Bytes a decoding step reads for the text model's weights: every parameter outside the
+    vision tower and projector (tied embeddings once: the output head reads them whole)."""
+    seen: set[int] = set()
+    total = 0
+    for name, param in model.named_parameters():
+        if "vision" in name or "multi_modal" in name or id(param) in seen:
+            continue
+        seen.add(id(param))
+        total += param.numel() * param.element_size()
+    return total
+
+
+def kv_bytes_per_slot(model, batch: int) -> int:
+    config = getattr(model.config, "text_config", model.config)
+    dtype_bytes = 2  # bf16 cache for both precisions
+    return (
+        2
+        * config.num_hidden_layers
+        * config.num_key_value_heads
+        * config.head_dim
+        * (dtype_bytes * batch)
+    )
+
+
+def copy_bandwidth() -> float:
+    """Device-to-device copy bandwidth in bytes/s (read + write), the step's ceiling."""
+    import torch
+
+    size = GiB  # bytes per buffer
+    src = torch.empty(size // 2, dtype=torch.bfloat16, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    sync()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        dst.copy_(src)
+    end.record()
+    sync()
+    seconds = start.elapsed_time(end) / 1000 / 10
+    del src, dst
+    return 2 * size / seconds
+
+
+def _decoder(runner, images, batch: int, new_tokens: int, variant: dict, graph: bool):
+    from explainmyxray.models.vision_language.fast import FastSettings
+    from explainmyxray.models.vision_language.medgemma.generation import prepare_inputs
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.static_decoding import (
+        StaticDecoder,
+        pad_rows,
+        padded_length,
+    )
+
+    fast = FastSettings(batch_size=batch, cuda_graph=graph, **variant)
+    prompt = build_prompt((), count_tokens=runner.count_tokens)
+    chunk = (images * (batch // len(images) + 1))[:batch]
+    inputs = prepare_inputs(runner, chunk, [prompt] * batch, fast.bucket)
+    inputs = pad_rows(inputs, batch)
+    eos = runner.model.generation_config.eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos or [])
+    decoder = StaticDecoder(
+        runner.model,
+        batch=batch,
+        length=padded_length(inputs["input_ids"].shape[1] + new_tokens, fast.bucket),
+        max_new_tokens=new_tokens,
+        eos_token_ids=eos,
+        pad_token_id=0,
+        min_new_tokens=new_tokens,
+        cuda_graph=graph,
+        vision_chunk=fast.vision_chunk,
+        window=fast.window,
+        attention=fast.attention,
+        fuse_norms=fast.fuse_norms,
+    )
+    return decoder, inputs
+
+
+def step_timing(runner, images, batch: int, new_tokens: int, variant: dict) -> dict:
+    """Milliseconds per replayed decoding step: (whole report - prefill) / (new tokens - 1)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, variant, graph=True)
+    decoder.generate(inputs)  # captures every window's graph
+    sync()
+    start = time.perf_counter()
+    decoder.generate(inputs)
+    sync()
+    whole = time.perf_counter() - start
+    decoder.max_new_tokens = 1
+    decoder.generate(inputs)
+    sync()
+    start = time.perf_counter()
+    decoder.generate(inputs)
+    sync()
+    prefill = time.perf_counter() - start
+    step_ms = 1000 * (whole - prefill) / (new_tokens - 1)
+    prompt = inputs["input_ids"].shape[1]
+    mean_slots = sum(decoder.slots(s) for s in range(1, new_tokens)) / (new_tokens - 1)
+    return {
+        "batch": batch,
+        "variant": variant,
+        "fused_norms": decoder.fused_norms,
+        "precision": runner.precision,
+        "prompt_tokens": prompt,
+        "cache_length": decoder.length,
+        "graphs": len(decoder.graphs),
+        "mean_slots_read": round(mean_slots, 1),
+        "prefill_ms": round(1000 * prefill, 2),
+        "step_ms": round(step_ms, 3),
+        "tokens_per_s": round(1000 * batch / step_ms, 1),
+        "peak_reserved": torch.cuda.max_memory_reserved() if torch.cuda.is_available() else None,
+    }
+
+
+def kernel_profile(runner, images, batch: int, new_tokens: int, variant: dict) -> dict:
+    """GPU time per kernel over three eager decoding steps in the middle of a report."""
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    from explainmyxray.models.vision_language.decode_attention import active_slots
+
+    decoder, inputs = _decoder(runner, images, batch, new_tokens, variant, graph=False)
+    with torch.inference_mode():
+        decoder._prefill(inputs)
+        middle = new_tokens // 2
+        for step in range(1, middle):
+            decoder._advance(step)
+        sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for step in range(middle, middle + 3):
+                window = decoder.slots(step), decoder.attention
+                with active_slots(*window) if decoder.window else contextlib.nullcontext():
+                    decoder._step()
+            sync()
+    kernels: dict[str, list[float]] = {}
+    for event in prof.events():
+        if event.device_type == DeviceType.CUDA:
+            row = kernels.setdefault(event.name, [0.0, 0])
+            row[0] += event.device_time_total
+            row[1] += 1
+    total = sum(v[0] for v in kernels.values())
+    top = sorted(kernels.items(), key=lambda kv: -kv[1][0])[:15]
+    return {
+        "batch": batch,
+        "variant": variant,
+        "steps": 3,
+        "gpu_us_per_step": round(total / 3, 1),
+        "kernels_per_step": round(sum(v[1] for v in kernels.values()) / 3, 1),
+        "top": [
+            {
+                "kernel": name[:120],
+                "us_per_step": round(us / 3, 1),
+                "calls_per_step": calls / 3,
+                "share": round(us / total, 4),
+            }
+            for name, (us, calls) in top
+        ],
+    }
+
+
+def floors(runner, batch: int, mean_slots: float, bandwidth: float) -> dict[str, Any]:
+    """The bandwidth floor of one step: the text weights and the cache read once."""
+    weights = weight_bytes(runner.model)
+    cache = kv_bytes_per_slot(runner.model, batch) * mean_slots
+    step_bytes = weights + cache
+    rtx4080 = 432e9
+    return {
+        "weights_bytes": weights,
+        "cache_bytes": int(cache),
+        "h200_measured_bandwidth": round(bandwidth / 1e9, 1),
+        "h200_floor_ms": round(1000 * step_bytes / bandwidth, 3),
+        "h200_datasheet_floor_ms": round(1000 * step_bytes / 4.8e12, 3),
+        "rtx4080_laptop_floor_ms": round(1000 * step_bytes / rtx4080, 3),
+    }
+
+
+VARIANTS = (
+    {"window": None, "attention": "sdpa", "fuse_norms": False},  # transformers' attention
+    {"window": 64, "attention": "sdpa", "fuse_norms": False},
+    {"window": 64, "attention": "matmul", "fuse_norms": False},
+    {"window": 64, "attention": "matmul", "fuse_norms": True},
+)
+"""Decoding-step variants, from transformers' own attention over the whole cache to the
+default fast path (windowed matmul attention, fused norms)."""
+
+
+def decode_steps(weights: Path, images, args, result: dict[str, Any]) -> dict[str, Any]:
+    """Per-step time and kernel breakdown of each variant (each on a freshly loaded model, so
+    that no variant inherits another's fused norms, graphs or cache), with the bandwidth floor
+    of each measured step. Written to ``result`` as it goes."""
+    import torch
+
+    out = result["steps"] = {"timing": [], "profile": []}
+    bandwidth = out["bandwidth_bytes_per_s"] = (
+        copy_bandwidth() if torch.cuda.is_available() else 0.0
+    )
+    first = int(args.step_batches.split(",")[0])
+    variants = [VARIANTS[int(i)] for i in args.step_variants.split(",")]
+    for variant in variants:
+        for batch in (int(b) for b in args.step_batches.split(",")):
+            runner, _ = load_runner(weights, args.step_precision, args.device)
+            try:
+                row = step_timing(runner, images, batch, args.new_tokens, variant)
+                if bandwidth:
+                    row["floor"] = floors(runner, batch, row["mean_slots_read"], bandwidth)
+                    row["ms_over_floor"] = round(row["step_ms"] / row["floor"]["h200_floor_ms"], 2)
+            except torch.OutOfMemoryError as exc:
+                row = {"batch": batch, "variant": variant, "error": f"out of memory: {exc}"[:300]}
+            out["timing"].append(row)
+            print(row, flush=True)
+            profiled = variant in (variants[0], variants[-1]) and len(variants) > 1
+            if bandwidth and batch == first and profiled:
+                try:
+                    out["profile"].append(
+                        kernel_profile(runner, images, batch, args.new_tokens, variant)
+                    )
+                except torch.OutOfMemoryError as exc:
+                    out["profile"].append({"variant": variant, "error": str(exc)[:300]})
+            runner.unload()
+            gc.collect()
+            torch.cuda.empty_cache()
+            save(result, args.out)
+    return out
 
 
 def park_vs_cold(weights: Path, device: str) -> dict[str, Any]:
@@ -446,13 +692,28 @@ def main() -> int:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/explainmyxray-gpu"))
     parser.add_argument("--n", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", default="auto", help="the generate step's batch_size")
     parser.add_argument("--new-tokens", type=int, default=150)
     parser.add_argument("--baseline-images", type=int, default=3)
     parser.add_argument(
         "--sweep",
         default="bf16:16,bf16:16:eager,bf16:24,nf4:32,bf16:32",
-        help="precision:batch[:eager] for the fast-path throughput sweep (eager: no CUDA graph)",
+        help="precision:batch[:eager][:nowindow] for the fast-path throughput sweep (eager: no "
+        "CUDA graph; nowindow: attention over the whole cache, the path before windows)",
+    )
+    parser.add_argument(
+        "--step-batches", default="16,32", help="batches of the per-step timing (steps phase)"
+    )
+    parser.add_argument(
+        "--step-variants",
+        default=",".join(str(i) for i in range(len(VARIANTS))),
+        help="indices into VARIANTS for the steps phase (the last one is the default fast path)",
+    )
+    parser.add_argument("--step-precision", default="bf16", help="precision of the steps phase")
+    parser.add_argument(
+        "--steps-uncapped",
+        action="store_true",
+        help="time the decoding steps without the 12 GiB cap (every later phase has it)",
     )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny models (a CPU smoke run)")
@@ -467,7 +728,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_pipeline.json")
     parser.add_argument(
         "--phases",
-        default="pipeline,sweep,baseline,park",
+        default="pipeline,steps,sweep,baseline,park",
         help="which phases to run; results of earlier runs in --out are kept",
     )
     args = parser.parse_args()
@@ -492,13 +753,18 @@ def main() -> int:
     start = time.perf_counter()
     models = build_models(args.work, args.tiny)
     result["build_seconds"] = round(time.perf_counter() - start, 2)
-    if args.device.startswith("cuda"):  # the cap starts after the random checkpoints are written
-        gc.collect()
-        torch.cuda.empty_cache()
-        total = torch.cuda.get_device_properties(0).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, 12 * GiB / total))
 
+    def cap() -> None:
+        if args.device.startswith("cuda"):
+            gc.collect()
+            torch.cuda.empty_cache()
+            total = torch.cuda.get_device_properties(0).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, 12 * GiB / total))
+
+    if not args.steps_uncapped:  # the cap starts after the random checkpoints are written
+        cap()
     if "pipeline" in phases:
+        cap()
         from explainmyxray.cli.app import main as cli
 
         index = args.work / "index"
@@ -527,6 +793,14 @@ def main() -> int:
         print(table(result), flush=True)
 
     images = pil_images(inputs)
+    if "steps" in phases:
+        decode_steps(models["medgemma"], images, args, result)
+        result["steps"]["capped"] = not args.steps_uncapped
+        save(result, args.out)
+    if args.steps_uncapped:
+        cap()
+        print(json.dumps(result["steps"]["timing"], indent=1), flush=True)
+
     sweep = [p for p in args.sweep.split(",") if p] if "sweep" in phases else []
     if sweep:  # a rerun's sweep replaces the previous one
         result["throughput"] = []
@@ -536,7 +810,13 @@ def main() -> int:
         try:
             result["throughput"].append(
                 throughput(
-                    runner, images, args.new_tokens, int(batch), fast=True, graph=mode != ["eager"]
+                    runner,
+                    images,
+                    args.new_tokens,
+                    int(batch),
+                    fast=True,
+                    graph="eager" not in mode,
+                    window=None if "nowindow" in mode else 64,
                 )
             )
         except torch.OutOfMemoryError as exc:
@@ -545,7 +825,8 @@ def main() -> int:
                     "precision": precision,
                     "batch": int(batch),
                     "fast": True,
-                    "cuda_graph": mode != ["eager"],
+                    "cuda_graph": "eager" not in mode,
+                    "window": None if "nowindow" in mode else 64,
                     "error": f"out of memory: {exc}"[:300],
                 }
             )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -191,6 +193,7 @@ class Orchestrator:
         self.case_writers = list(case_writers)
         self.run_writers = list(run_writers)
         self.stage_seconds: Counter[str] = Counter()
+        self._seconds_lock = threading.Lock()
 
     # --- whole runs -----------------------------------------------------------------------
 
@@ -241,9 +244,10 @@ class Orchestrator:
                         summary.skipped += 1
                         done.append(finished)
                         held.release(item.case_id)
-                for start in range(0, len(redo), size):
-                    chunk = redo[start : start + size]
-                    done.extend(self._run_items(chunk, out_dir, report_text, summary, more=False))
+                chunks = iter([redo[start : start + size] for start in range(0, len(redo), size)])
+                self._run_overlapped(
+                    lambda: next(chunks, []), out_dir, report_text, summary, done, None
+                )
         except KeyboardInterrupt:
             log.warning("interrupted: writing the index and run.json for %d case(s)", len(done))
             summary.interrupted = True
@@ -284,7 +288,10 @@ class Orchestrator:
         self.host.notify("before_run", total=len(inputs), todo=len(todo), skipped=len(done))
         size = self.plan.batch_size
         position = 0
-        while position < len(todo):
+
+        def next_chunk() -> list[InputFile]:
+            """The next batch of inputs this run claims (empty when none is left)."""
+            nonlocal position
             chunk: list[InputFile] = []
             while position < len(todo) and len(chunk) < size:
                 item = todo[position]
@@ -299,37 +306,85 @@ class Orchestrator:
                     held.release(item.case_id)
                 else:
                     chunk.append(item)
-            if chunk:
-                more = position < len(todo)
-                done.extend(self._run_items(chunk, out_dir, report_text, summary, more=more))
-                for item in chunk:
-                    held.release(item.case_id)
+            return chunk
+
+        self._run_overlapped(next_chunk, out_dir, report_text, summary, done, held)
         return waiting
 
-    def _run_items(
+    def _run_overlapped(
         self,
-        items: Sequence[InputFile],
+        next_chunk: Callable[[], list[InputFile]],
         out_dir: Path,
         report_text: str | None,
         summary: RunSummary,
-        *,
-        more: bool,
-    ) -> list[Case]:
-        cases = [
-            Case(
-                id=item.case_id,
-                source=item.source(self.keep_phi),
-                file=str(item.path),
-                supplied_report=report_text or sidecar(item.path),
-                metadata={"input_sha256": item.sha256},
-            )
-            for item in items
-        ]
-        self.run_batch(cases, more_batches=more, out_dir=out_dir)
-        for case in cases:
-            self._write(case, out_dir, summary)
-            self.host.notify("after_case", case=case)
-        return [_light(case) for case in cases]
+        done: list[Case],
+        held: CaseClaims | None,
+    ) -> None:
+        """Run the batches ``next_chunk`` gives, in order, keeping the models busy: while batch
+        *n* runs the steps that use models, a worker runs batch *n+1*'s leading model-free steps
+        (decoding, quality checks) and another writes batch *n-1*. At most three batches are in
+        memory; every case is still written once, in order (its claim released after), and an
+        interruption waits for the write in progress, so no finished case is lost.
+        """
+        lead = self._model_free_lead()
+
+        def start(items: list[InputFile]) -> list[Case]:
+            cases = [
+                Case(
+                    id=item.case_id,
+                    source=item.source(self.keep_phi),
+                    file=str(item.path),
+                    supplied_report=report_text or sidecar(item.path),
+                    metadata={"input_sha256": item.sha256},
+                )
+                for item in items
+            ]
+            # model-free steps: the worker never touches the model manager, which the main
+            # thread is using
+            return self._run_steps(cases, range(lead), True, out_dir, manage_models=False)
+
+        def write(cases: list[Case]) -> None:
+            for case in cases:
+                self._write(case, out_dir, summary)
+                self.host.notify("after_case", case=case)
+                done.append(_light(case))
+                if held is not None:
+                    held.release(case.id)
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="explainmyxray") as pool:
+            ahead: Future[list[Case]] | None = None
+            writing: Future[None] | None = None
+            try:
+                chunk = next_chunk()
+                current = start(chunk) if chunk else []
+                while current:
+                    following = next_chunk()
+                    more = bool(following)
+                    if more and lead:
+                        ahead = pool.submit(start, following)
+                    steps = range(lead, len(self.plan.steps))
+                    self._run_steps(current, steps, more_batches=more, out_dir=out_dir)
+                    if writing is not None:
+                        writing.result()
+                    writing = pool.submit(write, current)
+                    if ahead is not None:
+                        current, ahead = ahead.result(), None
+                    else:
+                        current = start(following) if following else []
+            finally:
+                if ahead is not None:
+                    ahead.cancel()
+                if writing is not None:
+                    writing.result()
+
+    def _model_free_lead(self) -> int:
+        """How many leading steps use no model: they can run ahead on a worker thread."""
+        lead = 0
+        for planned in self.plan.steps:
+            if planned.models:
+                break
+            lead += 1
+        return lead if lead < len(self.plan.steps) else 0
 
     def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
         """``run.json``: what ran (pipeline, plugin versions, plan, and the provenance the
@@ -383,11 +438,23 @@ class Orchestrator:
         self, cases: list[Case], *, more_batches: bool = False, out_dir: Path | None = None
     ) -> list[Case]:
         """Run every step over ``cases`` in place. A case that fails a step skips the rest."""
-        for index, planned in enumerate(self.plan.steps):
+        return self._run_steps(cases, range(len(self.plan.steps)), more_batches, out_dir)
+
+    def _run_steps(
+        self,
+        cases: list[Case],
+        steps: range,
+        more_batches: bool,
+        out_dir: Path | None,
+        *,
+        manage_models: bool = True,
+    ) -> list[Case]:
+        for index in steps:
             active = [c for c in cases if not c.failed]
             if not active:
                 break
-            self._run_step(index, planned, active, more_batches, out_dir)
+            planned = self.plan.steps[index]
+            self._run_step(index, planned, active, more_batches, out_dir, manage_models)
         return cases
 
     def _run_step(
@@ -397,13 +464,17 @@ class Orchestrator:
         cases: list[Case],
         more_batches: bool,
         out_dir: Path | None,
+        manage_models: bool = True,
     ) -> None:
         step = planned.step
         self.host.notify("before_stage_run", stage=step.stage, plugin=step.plugin, cases=cases)
         start = time.perf_counter()
         try:
-            runners = self.manager.prepare(
-                planned.models, planned.device, self.plan.upcoming(index, repeats=more_batches)
+            upcoming = self.plan.upcoming(index, repeats=more_batches)
+            runners = (
+                self.manager.prepare(planned.models, planned.device, upcoming)
+                if manage_models
+                else {}
             )
         except ExplainMyXrayError as exc:
             for case in cases:
@@ -421,8 +492,13 @@ class Orchestrator:
         )
         results = list(self._call(step.stage, step.plugin, cases, context))
         seconds = time.perf_counter() - start
-        self.stage_seconds[step.label] += seconds
-        usages = [u for r in planned.models if (u := self.manager.usage(r, planned.device))]
+        with self._seconds_lock:
+            self.stage_seconds[step.label] += seconds
+        usages = [
+            u
+            for r in planned.models
+            if manage_models and (u := self.manager.usage(r, planned.device))
+        ]
         record = StageRecord(
             stage=step.stage,  # type: ignore[arg-type]
             plugin=step.plugin,

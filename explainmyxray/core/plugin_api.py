@@ -103,6 +103,7 @@ class ModelSpec:
     and which files must be there; ``locate`` returns a local copy (e.g. a packaged asset).
     ``needs_weights=False`` declares a model that loads nothing from disk (built from code, a
     rule, a remote client): it is reported ready, and its runner gets ``weights=None``.
+    ``step_ms`` lets the planner choose a generator's batch size by throughput.
     """
 
     name: str
@@ -121,6 +122,9 @@ class ModelSpec:
     needs_weights: bool = True
     aliases: tuple[str, ...] = ()
     """Other names users may type for this model (``paligemma`` for the PaliGemma 2 entry)."""
+    step_ms: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Measured cost of one decoding step per precision, ``(fixed, per sequence)`` in ms: what
+    the planner compares to pick a generator's precision and batch (``batch_size: auto``)."""
 
     def estimate(self, precision: str | None) -> int:
         precision = precision or self.default_precision

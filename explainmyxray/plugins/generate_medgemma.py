@@ -36,16 +36,7 @@ class MedGemmaOptions(GeneratorOptions):
     precision: Literal["nf4", "bf16", "fp32", "auto"] = Field(
         default="nf4", description="auto: the best precision that fits the memory budget"
     )
-    batch_size: int = Field(default=8, ge=1, le=256)
-    fast: bool = Field(
-        default=True,
-        description="length-sorted batches, bucketed padding, a static KV cache and (on CUDA) "
-        "the decoding step replayed as a CUDA graph; greedy answers equal the plain path's",
-    )
-    length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
-    cuda_graph: bool = Field(
-        default=True, description="replay the fast path's decoding step as a CUDA graph"
-    )
+    batch_size: int | Literal["auto"] = "auto"
     without_weights: Literal["error", "supplied-report"] = Field(
         default="error",
         description="when no weights are given and none are in the Hugging Face cache: fail, "
@@ -70,7 +61,7 @@ def model_requests(options: MedGemmaOptions) -> list[ModelRequest]:
 
     adapter = options.adapter.expanduser() if options.adapter else None
     workspace = estimate_workspace(
-        batch_size=options.batch_size,
+        batch_size=options.batch(),
         prompt_chars=options.prompt_chars(),
         max_context_tokens=options.context_tokens(),
         max_new_tokens=options.max_new_tokens,
@@ -112,26 +103,10 @@ def generate(
         )
         return reports_from_supplied(cases, source="supplied", note=note, no_report=no_report)
     runner = step.model(options.model)
-    settings = options.generation()
-    if not options.fast:
-        return generate_reports(
-            cases,
-            runner,
-            options,
-            lambda images, prompts: generation.generate_batch(runner, images, prompts, settings),
-            lambda text: report_from_text(text, SOURCE),
-            batch_size=options.batch_size,
-        )
-    from explainmyxray.models.vision_language.medgemma.fast import FastSettings, generate_fast
-
-    fast = FastSettings(
-        batch_size=options.batch_size, bucket=options.length_bucket, cuda_graph=options.cuda_graph
-    )
-    # All cases in one call: generate_fast sorts them by length and batches them itself.
     return generate_reports(
         cases,
         runner,
         options,
-        lambda images, prompts: generate_fast(runner, images, prompts, settings, fast),
+        options.texts(runner, generation.generate_batch),
         lambda text: report_from_text(text, SOURCE),
     )

@@ -34,13 +34,13 @@ class PaliGemmaOptions(GeneratorOptions):
     precision: Literal["bf16", "nf4", "fp32", "auto"] = Field(
         default="bf16", description="auto: the best precision that fits the memory budget"
     )
-    batch_size: int = Field(default=4, ge=1, le=256)
+    batch_size: int | Literal["auto"] = "auto"
 
 
 def model_requests(options: PaliGemmaOptions) -> list[ModelRequest]:
     """The one model the step needs, with the memory a batch needs to generate."""
     workspace = estimate_workspace(
-        batch_size=options.batch_size,
+        batch_size=options.batch(),
         prompt_chars=options.prompt_chars(),
         max_context_tokens=options.context_tokens(),
         max_new_tokens=options.max_new_tokens,
@@ -72,12 +72,10 @@ def generate(
 
     options = step.options
     runner = step.model(options.model)
-    settings = options.generation()
     return generate_reports(
         cases,
         runner,
         options,
-        lambda images, prompts: generation.generate_batch(runner, images, prompts, settings),
+        options.texts(runner, generation.generate_batch),
         lambda text: report_from_text(text, source=SOURCE),
-        batch_size=options.batch_size,
     )

@@ -13,7 +13,7 @@ from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import Pipeline, parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
 
-from .fakes import FakeReader, FakeRunner, FakeWriter, Recorder, fake_plugins
+from .fakes import FakeReader, FakeRunner, FakeScorer, FakeWriter, Recorder, fake_plugins
 
 PIPELINE = """\
 name: fake
@@ -83,7 +83,14 @@ def test_stage_major_batches_load_each_model_once_per_batch(tmp_path):
     assert manifest["summary"]["finished"] == 7 and manifest["pipeline"]["name"] == "fake"
     assert manifest["summary"]["model_loads"] == {"writer-a": 3, "judge": 3}
     stages = [(e[1], e[3]) for e in recorder.events if e[0] == "before"]
-    assert stages[:3] == [("preprocess", 3), ("generate", 3), ("score", 3)]
+    # the model steps run batch by batch in stage order; each batch's decoding (a model-free
+    # step, run ahead on a worker) comes before its model steps
+    model_steps = [s for s in stages if s[0] != "preprocess"]
+    assert model_steps == [("generate", 3), ("score", 3)] * 2 + [("generate", 1), ("score", 1)]
+    assert [s for s in stages if s[0] == "preprocess"] == [("preprocess", 3)] * 2 + [
+        ("preprocess", 1)
+    ]
+    assert stages.index(("preprocess", 1)) < stages.index(("generate", 1))
     assert FakeRunner.live == {"writer-a": 0, "judge": 0}
 
 
@@ -288,3 +295,105 @@ def test_the_summary_counts_the_unmapped_statements_of_finished_cases(tmp_path):
     assert all(
         r["report"]["unmapped"][0]["start"] == 14 for r in written.values() if r.get("report")
     )
+
+
+class _Timeline:
+    """Plugins that record when each batch's steps start and end, the generate step slow."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.spans: list[tuple[str, tuple[str, ...], float, float, str]] = []
+        self.lock = threading.Lock()
+
+    def record(self, stage: str, cases, started: float) -> None:
+        import threading
+        import time
+
+        with self.lock:
+            names = tuple(Path(c.file).name for c in cases)
+            ended = time.perf_counter()
+            self.spans.append((stage, names, started, ended, threading.current_thread().name))
+
+
+def _timed_plugins(timeline: _Timeline):
+    import time
+
+    reader, writer = FakeReader(), FakeWriter()
+
+    class TimedReader:
+        @hookimpl
+        def register_stages(self, register):
+            reader.register_stages(register)
+
+        @hookimpl
+        def preprocess(self, cases, step):
+            started = time.perf_counter()
+            time.sleep(0.05)
+            out = reader.preprocess(cases, step)
+            timeline.record("preprocess", cases, started)
+            return out
+
+    class SlowWriter:
+        @hookimpl
+        def register_stages(self, register):
+            writer.register_stages(register)
+
+        @hookimpl
+        def register_models(self, register):
+            writer.register_models(register)
+
+        @hookimpl
+        def generate(self, cases, step):
+            started = time.perf_counter()
+            time.sleep(0.3)
+            out = writer.generate(cases, step)
+            timeline.record("generate", cases, started)
+            return out
+
+    return [("reader", TimedReader()), ("writer", SlowWriter()), ("scorer", FakeScorer())]
+
+
+def test_the_next_batch_is_decoded_while_the_models_run_and_results_stay_the_same(tmp_path):
+    names = ["a.png", "b.png", "broken.png", "c.png", "d.png", "e.png"]
+    timeline = _Timeline()
+    _, run = make(batch=2, plugins=_timed_plugins(timeline))
+    summary = run.run(inputs(tmp_path, names), tmp_path / "out")
+    assert (summary.finished, summary.failed) == (5, 1)
+
+    pre = {s[1]: s for s in timeline.spans if s[0] == "preprocess"}
+    gen = [s for s in timeline.spans if s[0] == "generate"]
+    assert [s[1] for s in gen] == [("a.png", "b.png"), ("c.png",), ("d.png", "e.png")]
+    # batch n+1 is decoded on a worker while batch n generates
+    second, third = pre[("broken.png", "c.png")], pre[("d.png", "e.png")]
+    assert second[2] < gen[0][3] and third[2] < gen[1][3]
+    assert second[4] != gen[0][4]
+
+    # the same results as a run without overlap (batch 6: one batch, nothing to overlap)
+    _, alone = make(batch=6)
+    alone.run(inputs(tmp_path, names), tmp_path / "alone-out")
+    overlapped, sequential = reports(tmp_path / "out"), reports(tmp_path / "alone-out")
+    assert sorted(overlapped) == sorted(sequential)
+    for case_id, report in overlapped.items():
+        assert report["report"] == sequential[case_id]["report"]
+        assert report["errors"] == sequential[case_id]["errors"]
+
+
+def test_an_interrupted_overlapped_run_keeps_every_batch_that_finished(tmp_path):
+    calls = {"n": 0}
+
+    class Interrupting:
+        @hookimpl
+        def before_stage_run(self, stage, plugin, cases):
+            if stage == "generate":
+                calls["n"] += 1
+                if calls["n"] == 3:
+                    raise KeyboardInterrupt
+
+    plugins = [*fake_plugins(), ("interrupt", Interrupting())]
+    _, run = make(batch=2, plugins=plugins)
+    summary = run.run(inputs(tmp_path, [f"{i}.png" for i in range(6)]), tmp_path / "out")
+    assert summary.interrupted and summary.finished == 4
+    written = reports(tmp_path / "out")
+    assert len(written) == 4  # the two batches that finished, none of the third
+    assert all(r["report"] for r in written.values())

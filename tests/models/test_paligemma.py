@@ -217,13 +217,14 @@ def test_batches_retrieved_context_and_imageless_cases(host, fp32, xray_cases, m
     cases = fresh(xray_cases)
     cases[0].retrieved = [RetrievedCase(id="ref", score=0.7, report="cardiomegaly with effusion")]
     cases.insert(1, Case(id="empty", source="nowhere.png"))
-    results = run_generate(host, cases, options.model_copy(update={"batch_size": 1}), runners)
+    plain = options.model_copy(update={"batch_size": 1, "fast": False})
+    results = run_generate(host, cases, plain, runners)
     assert [len(c) for c in calls] == [1, 1]
     assert "cardiomegaly with effusion" in calls[0][0]
     assert isinstance(results[1], InputError) and "empty" in str(results[1])
     assert [r.source for i, r in enumerate(results) if i != 1] == ["paligemma", "paligemma"]
     calls.clear()
-    run_generate(host, cases, options.model_copy(update={"use_retrieved": False}), runners)
+    run_generate(host, cases, plain.model_copy(update={"use_retrieved": False}), runners)
     assert all("cardiomegaly with effusion" not in p for p in calls[0])
 
 
@@ -259,3 +260,25 @@ def test_unload_frees_the_model_and_park_restore_keep_it_working(tiny_dir):
     gc.collect()
     assert model_ref() is None and not runner.loaded
     assert cpu_tensor_bytes() - before < weights // 10
+
+
+def test_fast_path_greedy_answers_equal_the_plain_path(fp32, xray_cases):
+    from explainmyxray.models.vision_language.fast import FastSettings, generate_fast
+    from explainmyxray.models.vision_language.generation import GenerationSettings, to_pil
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.paligemma.generation import generate_batch
+
+    _, runners = fp32
+    runner = runners[PALIGEMMA2_3B_896]
+    images = [to_pil(c.image.pixels) for c in xray_cases] * 2
+    context = [RetrievedCase(id="x", score=0.8, report="small left pleural effusion " * 6)]
+    prompts = [build_prompt(), build_prompt(context, max_context_tokens=120)] * 2
+    settings = GenerationSettings(max_new_tokens=12)
+    plain = [
+        generate_batch(runner, [i], [p], settings)[0] for i, p in zip(images, prompts, strict=True)
+    ]
+    fast = generate_fast(
+        runner, images, prompts, settings, FastSettings(batch_size=3, bucket=16, window=16)
+    )
+    assert fast == plain
+    assert runner.fast_generator(settings, FastSettings(batch_size=3, bucket=16, window=16)).decoder

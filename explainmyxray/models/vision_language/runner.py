@@ -9,9 +9,10 @@ torch, transformers and peft are imported inside :meth:`~VisionLanguageRunner.lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from explainmyxray.core.errors import ConfigError, ModelError
 from explainmyxray.core.plugin_api import LoadRequest, ModelSpec
@@ -19,6 +20,12 @@ from explainmyxray.registry.weights import explain_missing
 
 from ..host_memory import release_memory
 from ..parking import ParksModule
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .fast import FastGenerator, FastSettings
+    from .generation import GenerationSettings
 
 REQUIRED_FILES = ("config.json", "*.safetensors", "tokenizer*")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
@@ -103,6 +110,9 @@ class VisionLanguageRunner(ParksModule):
         self.compute_dtype: Any = None
         self.adapter: Path | None = None
         self.weights: Path | None = None
+        self.generators: dict[Any, Any] = {}
+        """Fast-path generators by settings: their caches and CUDA graphs hold device memory
+        and addresses, so they live only as long as the weights stay where they are."""
 
     def transformers_classes(self) -> tuple[Any, Any]:
         """The model and processor classes (imported from transformers here)."""
@@ -110,6 +120,21 @@ class VisionLanguageRunner(ParksModule):
 
     def configure_processor(self, processor: Any, weights: Path) -> None:
         """Adjust the freshly loaded processor (nothing by default)."""
+
+    def prepare_inputs(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], pad_to_multiple_of: int | None
+    ) -> Any:
+        """The family's tokenized, left-padded batch on this runner's device."""
+        raise NotImplementedError
+
+    def fast_generator(self, settings: GenerationSettings, fast: FastSettings) -> FastGenerator:
+        """The fast-path generator for these settings, kept while the weights stay put."""
+        from .fast import FastGenerator
+
+        key = (settings, fast)
+        if key not in self.generators:
+            self.generators[key] = FastGenerator(self, settings, fast)
+        return self.generators[key]
 
     @property
     def loaded(self) -> bool:
@@ -156,6 +181,7 @@ class VisionLanguageRunner(ParksModule):
         self.weights, self.adapter = weights, adapter_path
 
     def unload(self) -> None:
+        self.generators.clear()
         self.model = None
         self.processor = None
         release_memory(self.device)
@@ -170,6 +196,7 @@ class VisionLanguageRunner(ParksModule):
         self._require()
         if self.precision == "nf4":
             raise ModelError("4-bit (nf4) weights are not parked; the model is unloaded instead")
+        self.generators.clear()
         host_bytes = super().park()
         self.device = "cpu"
         return host_bytes

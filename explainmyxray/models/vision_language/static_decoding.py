@@ -14,10 +14,16 @@ the CPU, where the same step runs eagerly.
 
 Sliding-window layers get full-length static layers (see :func:`static_cache`), so the cache has
 no Python-side state that a graph would freeze, whatever the prompt length.
+
+A step attends only over the cache slots that can be filled by then, rounded up to a window of
+``window`` slots (:mod:`.decode_attention`): one graph is captured per window size, all sharing
+one memory pool, so a step's attention costs what the report so far holds, not the whole cache.
+On the GPU, Gemma's RMSNorms run as one compiled kernel each (:mod:`.fused_norm`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -73,8 +79,13 @@ class StaticDecoder:
         min_new_tokens: int = 0,
         cuda_graph: bool = True,
         vision_chunk: int | None = None,
+        window: int | None = 64,
+        attention: str = "matmul",
+        fuse_norms: bool = True,
     ) -> None:
         import torch
+
+        from . import decode_attention, fused_norm
 
         device = model.device
         self.model = model
@@ -85,8 +96,12 @@ class StaticDecoder:
         self.batch, self.length, self.max_new_tokens = batch, length, max_new_tokens
         self.cache = static_cache(model, length)
         self.use_graph = cuda_graph and device.type == "cuda"
-        self.graph: Any = None
+        self.graphs: dict[int, Any] = {}
         self.graph_error: str | None = None
+        self.window = window if window and decode_attention.install(model) else None
+        self.attention = attention
+        self.fused_norms = fused_norm.install(model) if fuse_norms and device.type == "cuda" else 0
+        self.prompt = 0
         self.min_new_tokens = min_new_tokens
         self.vision_chunk = vision_chunk
         self.token = torch.zeros((batch, 1), dtype=torch.long, device=device)
@@ -152,6 +167,7 @@ class StaticDecoder:
         if self.is_eos is None:  # one flag per logit column, so that any chosen id indexes it
             self.is_eos = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
             self.is_eos[[i for i in self.eos_token_ids if i < logits.shape[-1]]] = True
+        self.prompt = prompt
         self.mask.fill_(1)
         self.mask[:, :prompt].copy_(attention)
         self.position.copy_(positions[:, -1:])
@@ -160,43 +176,68 @@ class StaticDecoder:
         self.out.fill_(self.pad_token_id)
         self._select(logits)
 
-    def _capture(self) -> None:
-        """Record one step as a CUDA graph, leaving the decoding state as it was."""
+    @property
+    def graph(self) -> Any:
+        """The first captured step graph (None while decoding eagerly)."""
+        return next(iter(self.graphs.values()), None)
+
+    def slots(self, step: int) -> int:
+        """Cache slots that decoding step ``step`` (1-based after the prefill) may read: the
+        prompt, the tokens so far and this one, rounded up to the window."""
+        needed = self.prompt + step
+        if self.window is None:
+            return self.length
+        return min(self.length, padded_length(needed, self.window))
+
+    def _capture(self, slots: int) -> Any:
+        """Record one step reading ``slots`` cache slots as a CUDA graph; the decoding state is
+        left as it was."""
         import torch
 
         state = [self.token, self.position, self.count, self.done, self.out]
         state += [layer.cumulative_length for layer in self.cache.layers]
         saved = [t.clone() for t in state]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(2):  # warm-up: kernels choose their algorithms outside the capture
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(2):  # warm-up: kernels choose their algorithms outside capture
+                    self._step()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            pool = self.graph.pool() if self.graph is not None else None
+            with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
                 self._step()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            self._step()
-        for tensor, value in zip(state, saved, strict=True):
-            tensor.copy_(value)
-        self.graph = graph
+        finally:
+            for tensor, value in zip(state, saved, strict=True):
+                tensor.copy_(value)
         log.info(
-            "decoding step captured as a CUDA graph (batch %d, cache %d)", self.batch, self.length
+            "decoding step captured as a CUDA graph (batch %d, cache %d, window %d)",
+            self.batch,
+            self.length,
+            slots,
         )
+        return graph
 
-    def _advance(self) -> None:
-        if self.use_graph and self.graph is None:
-            try:
-                self._capture()
-            except RuntimeError as error:  # an op that syncs the host cannot be captured
-                self.use_graph = False
-                self.graph_error = str(error).splitlines()[0]
-                log.warning("CUDA graph capture failed (%s); decoding eagerly", self.graph_error)
+    def _advance(self, step: int) -> None:
+        from .decode_attention import active_slots
+
+        slots = self.slots(step)
+        window = active_slots(slots, self.attention) if self.window else contextlib.nullcontext()
+        with window:
+            if self.use_graph and slots not in self.graphs:
+                try:
+                    self.graphs[slots] = self._capture(slots)
+                except RuntimeError as error:  # an op that syncs the host cannot be captured
+                    self.use_graph = False
+                    self.graph_error = str(error).splitlines()[0]
+                    log.warning(
+                        "CUDA graph capture failed (%s); decoding eagerly", self.graph_error
+                    )
+            if self.use_graph:
+                self.graphs[slots].replay()
+            else:
                 self._step()
-                return
-        if self.graph is not None:
-            self.graph.replay()
-        else:
-            self._step()
 
     def generate(self, inputs: Any) -> Any:
         """The new tokens (batch x max_new_tokens, pad after each row's end) for ``inputs``."""
@@ -207,7 +248,7 @@ class StaticDecoder:
             for step in range(1, self.max_new_tokens):
                 if step % CHECK_EVERY == 0 and bool(self.done.all()):
                     break
-                self._advance()
+                self._advance(step)
             return self.out.clone()
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.errors import InputError
@@ -23,8 +23,15 @@ if TYPE_CHECKING:
 
     from .generation import GenerationSettings
 
+UNPLANNED_BATCH = 8
+"""The batch of a step whose ``batch_size: auto`` no planner resolved (a hook called directly)."""
+
 GenerateTexts = Callable[[list["Image.Image"], list[str]], list[str]]
 """``(images, prompts)`` to one answer each, in order."""
+FamilyGenerate = Callable[
+    [Any, Sequence["Image.Image"], Sequence[str], "GenerationSettings"], list[str]
+]
+"""A family's ``generate_batch(runner, images, prompts, settings)``: one batch, plain path."""
 
 
 class GeneratorOptions(BaseModel):
@@ -41,7 +48,11 @@ class GeneratorOptions(BaseModel):
         default=None, description="local model folder; overrides the Hugging Face cache"
     )
     precision: str = Field(description="auto: the best precision that fits the memory budget")
-    batch_size: int = Field(ge=1, le=256)
+    batch_size: int | Literal["auto"] = Field(
+        description="sequences decoded together; auto: the planner picks the batch (and, with "
+        "precision auto, the precision) with the highest predicted throughput that fits the "
+        "memory budget"
+    )
     max_new_tokens: int = Field(default=384, ge=1, le=4096)
     min_new_tokens: int | None = Field(
         default=None, ge=1, description="generate at least this many tokens (benchmarks)"
@@ -57,6 +68,16 @@ class GeneratorOptions(BaseModel):
     )
     max_context_tokens: int = Field(
         default=512, ge=0, description="token budget for the retrieved reports"
+    )
+    fast: bool = Field(
+        default=True,
+        description="length-sorted batches, bucketed padding, a static KV cache, decoding "
+        "attention over the filled cache only and (on CUDA) the decoding step replayed as a CUDA "
+        "graph with fused norms; greedy answers equal the plain path's",
+    )
+    length_bucket: int = Field(default=64, ge=1, description="pad prompts to a multiple of this")
+    cuda_graph: bool = Field(
+        default=True, description="replay the fast path's decoding step as a CUDA graph"
     )
     instruction: str | None = Field(
         default=None,
@@ -78,6 +99,40 @@ class GeneratorOptions(BaseModel):
             repetition_penalty=self.repetition_penalty,
             seed=self.seed,
         )
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_in_range(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= int(value) <= 256:
+            raise ValueError("batch_size must be auto or between 1 and 256")
+        return value
+
+    def batch(self) -> int:
+        """The batch size; ``auto`` left unresolved (no planner ran) is :data:`UNPLANNED_BATCH`."""
+        return UNPLANNED_BATCH if self.batch_size == "auto" else int(self.batch_size)
+
+    def texts(self, runner: Any, generate_batch: FamilyGenerate) -> GenerateTexts:
+        """How this step turns images and prompts into answers: the fast path (which sorts and
+        batches every case itself) or the family's plain ``generate_batch``, a batch at a time.
+        """
+        settings = self.generation()
+        if not self.fast:
+            size = self.batch()
+
+            def plain(images: list[Image.Image], prompts: list[str]) -> list[str]:
+                answers: list[str] = []
+                for start in range(0, len(images), size):
+                    chunk = slice(start, start + size)
+                    answers += generate_batch(runner, images[chunk], prompts[chunk], settings)
+                return answers
+
+            return plain
+        from .fast import FastSettings, generate_fast
+
+        fast = FastSettings(
+            batch_size=self.batch(), bucket=self.length_bucket, cuda_graph=self.cuda_graph
+        )
+        return lambda images, prompts: generate_fast(runner, images, prompts, settings, fast)
 
     def prompt_chars(self) -> int:
         """Characters of the instruction that starts every prompt (for workspace estimates)."""

@@ -8,12 +8,16 @@ Precisions: ``nf4`` (bitsandbytes 4-bit NormalFloat with double quantization, bf
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..runner import VisionLanguageRunner
 from ..runner import check_weights as check_weights
 from .prompt import CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +38,10 @@ class MedGemmaRunner(VisionLanguageRunner):
         if not getattr(processor, "chat_template", None):
             log.info("%s has no chat template; using Gemma's turn format", weights)
             processor.chat_template = CHAT_TEMPLATE
+
+    def prepare_inputs(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], pad_to_multiple_of: int | None
+    ) -> Any:
+        from .generation import prepare_inputs
+
+        return prepare_inputs(self, images, prompts, pad_to_multiple_of)

@@ -20,14 +20,23 @@ MEDGEMMA_4B_MEMORY = {"bf16": 8_600_260_096, "nf4": 3_229_434_368, "fp32": 17_20
 """Resident bytes once loaded, best precision first (the planner's ``auto`` takes the first that
 fits). Activations and the KV cache are not included; the step reserves them as workspace."""
 
-WORKSPACE_BYTES_PER_TOKEN = 240_000
-WORKSPACE_BYTES_PER_TOKEN_WITH_ADAPTER = 290_000
-"""GPU memory one token of a sequence takes while generating (KV cache and activations), a little
-above what ``benchmarks/medgemma_memory.py`` measured on the 4B shapes: 206-229 kB per token at
-bf16 and nf4, 272 kB with an r=32 all-linear LoRA adapter (batches of 1 to 8, 1,405 tokens)."""
+WORKSPACE_BYTES_PER_TOKEN = 315_000
+WORKSPACE_BYTES_PER_TOKEN_WITH_ADAPTER = 375_000
+"""GPU memory one token of a sequence takes while generating (KV cache, prefill activations and
+the fast path's CUDA-graph pool): ``benchmarks/gpu_pipeline.py --phases steps`` measured peak
+reserved minus weights of 301 MB per sequence of 960 tokens at bf16 batch 16 (314 kB a token;
+270 kB at batch 32) on an H200; ``benchmarks/medgemma_memory.py`` measured 206-229 kB without the
+fast path and 272 kB with an r=32 all-linear LoRA adapter (batches of 1 to 8, 1,405 tokens)."""
+MEDGEMMA_4B_STEP_MS = {"bf16": (5.79, 0.0342), "nf4": (9.79, 0.0847)}
+"""One decoding step of the fast path (windowed attention, fused norms, CUDA graph) on an H200:
+6.34 ms at bf16 batch 16 and 6.89 ms at batch 32; 11.14 and 12.50 ms at NF4
+(``benchmarks/results/gpu_pipeline.json``, ``steps`` and ``steps_nf4``), as fixed +
+per-sequence milliseconds for the planner's ``batch_size: auto``."""
 IMAGE_TOKENS = 256
-CHARS_PER_TOKEN = 3
-"""A cautious guess of the Gemma tokenizer's characters per token for the instruction text."""
+CHARS_PER_TOKEN = 4
+"""Characters per token of the instruction text, on the cautious side: Gemma's tokenizer takes
+about 4 to 5 characters of English prose a token (the built-in instruction, 2,295 characters,
+is 466 tokens for the tokenizer the benchmarks use)."""
 
 MEDGEMMA_4B_FILES = (
     "config.json",
@@ -71,5 +80,6 @@ def medgemma_4b_spec() -> ModelSpec:
         ),
         extra="medgemma",
         aliases=("medgemma",),
+        step_ms=MEDGEMMA_4B_STEP_MS,
     )
     return spec

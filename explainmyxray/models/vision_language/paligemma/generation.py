@@ -22,15 +22,23 @@ IMAGE_TOKEN = "<image>"
 
 
 def prepare_inputs(
-    runner: PaliGemmaRunner, images: Sequence[Image.Image], prompts: Sequence[str]
+    runner: PaliGemmaRunner,
+    images: Sequence[Image.Image],
+    prompts: Sequence[str],
+    pad_to_multiple_of: int | None = None,
 ) -> Any:
-    """Tokenized, left-padded prefixes with pixel values, on the runner's device and dtype."""
+    """Tokenized, left-padded prefixes with pixel values, on the runner's device and dtype
+    (padded to a multiple of ``pad_to_multiple_of`` tokens when given: length buckets)."""
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+    padding: dict[str, Any] = {}
+    if pad_to_multiple_of is not None:
+        padding["pad_to_multiple_of"] = pad_to_multiple_of
     inputs = runner.processor(
         text=[IMAGE_TOKEN + p for p in prompts],
         images=list(images),
         padding=True,
+        **padding,
         return_tensors="pt",
     )
     inputs.pop("labels", None)  # the processor adds training labels; generate must not see them

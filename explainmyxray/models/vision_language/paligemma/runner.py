@@ -7,9 +7,13 @@ code, safetensors only. The loading itself is shared with MedGemma:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..runner import VisionLanguageRunner
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PRECISIONS = ("bf16", "nf4", "fp32")
 
@@ -23,3 +27,10 @@ class PaliGemmaRunner(VisionLanguageRunner):
         from transformers import PaliGemmaForConditionalGeneration, PaliGemmaProcessor
 
         return PaliGemmaForConditionalGeneration, PaliGemmaProcessor
+
+    def prepare_inputs(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], pad_to_multiple_of: int | None
+    ) -> Any:
+        from .generation import prepare_inputs
+
+        return prepare_inputs(self, images, prompts, pad_to_multiple_of)

@@ -10,8 +10,10 @@ of small kernels per token. This path removes that overhead the way serving engi
   (:class:`~explainmyxray.models.vision_language.static_decoding.StaticDecoder`).
 * Sampling and repetition penalties go through ``generate`` with a static cache instead.
 
-Greedy answers are the same as the plain path's (:func:`..generation.generate_batch`): padding is
-masked, and ordering is undone before returning. ``tests/models/test_medgemma_fast.py`` checks it.
+Greedy answers are the same as the plain path's (each family's ``generate_batch``): padding is
+masked, and ordering is undone before returning. ``tests/models/test_medgemma_fast.py`` and
+``tests/models/test_paligemma.py`` check it. Any :class:`~.runner.VisionLanguageRunner` works: the
+family's ``prepare_inputs`` tokenizes (:meth:`~.runner.VisionLanguageRunner.prepare_inputs`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from explainmyxray.core.errors import ModelError
 
-from ..static_decoding import StaticDecoder, pad_rows, padded_length
-from .generation import GenerationSettings, prepare_inputs
+from .generation import GenerationSettings
+from .static_decoding import StaticDecoder, pad_rows, padded_length
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .runner import MedGemmaRunner
+    from .runner import VisionLanguageRunner
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,13 @@ class FastSettings:
     """Replay the decoding step as a CUDA graph (CUDA only; the CPU decodes eagerly)."""
     vision_chunk: int | None = 4
     """Images per vision-tower pass in the prefill (None: the whole batch at once)."""
+    window: int | None = 64
+    """Cache slots a step's attention reads, rounded up to this multiple (None: the whole
+    cache, as transformers' own attention does)."""
+    attention: str = "matmul"
+    """The windowed decode attention's kernel: ``matmul`` or ``sdpa``."""
+    fuse_norms: bool = True
+    """On the GPU, compile each Gemma RMSNorm into one kernel."""
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -57,7 +66,9 @@ def _special_tokens(config: Any) -> tuple[list[int], int]:
 class FastGenerator:
     """Generates batches of one fixed shape; keeps its decoder (cache, graph) between calls."""
 
-    def __init__(self, runner: MedGemmaRunner, settings: GenerationSettings, fast: FastSettings):
+    def __init__(
+        self, runner: VisionLanguageRunner, settings: GenerationSettings, fast: FastSettings
+    ):
         self.runner, self.settings, self.fast = runner, settings, fast
         self.config = settings.to_transformers(runner.model)
         self.greedy = not settings.do_sample and settings.repetition_penalty == 1.0
@@ -79,6 +90,9 @@ class FastGenerator:
                 min_new_tokens=self.settings.min_new_tokens or 0,
                 cuda_graph=self.fast.cuda_graph,
                 vision_chunk=self.fast.vision_chunk,
+                window=self.fast.window,
+                attention=self.fast.attention,
+                fuse_norms=self.fast.fuse_norms,
             )
         return self.decoder
 
@@ -96,7 +110,7 @@ class FastGenerator:
 
 
 def generate_fast(
-    runner: MedGemmaRunner,
+    runner: VisionLanguageRunner,
     images: Sequence[Image.Image],
     prompts: Sequence[str],
     settings: GenerationSettings,
@@ -105,7 +119,8 @@ def generate_fast(
 ) -> list[str]:
     """One decoded answer per (image, prompt), in input order; see the module docstring.
 
-    Pass the same ``generator`` to successive calls to keep its decoder (and CUDA graph).
+    Successive calls with the same settings reuse the runner's generator (its decoder, cache
+    and CUDA graphs); pass ``generator`` to use another.
     """
     import torch
 
@@ -116,14 +131,14 @@ def generate_fast(
         return []
     if not runner.loaded:
         raise ModelError(f"model {runner.spec.name!r} is not loaded")
-    generator = generator or FastGenerator(runner, settings, fast)
+    generator = generator or runner.fast_generator(settings, fast)
     answers: list[str | None] = [None] * len(prompts)
     lengths = [runner.count_tokens(p) for p in prompts]
     if settings.do_sample and settings.seed is not None:
         torch.manual_seed(settings.seed)
     for batch in plan_batches(lengths, fast.batch_size):
-        inputs = prepare_inputs(
-            runner, [images[i] for i in batch], [prompts[i] for i in batch], fast.bucket
+        inputs = runner.prepare_inputs(
+            [images[i] for i in batch], [prompts[i] for i in batch], fast.bucket
         )
         texts = runner.processor.batch_decode(generator.generate(inputs), skip_special_tokens=True)
         for index, text in zip(batch, texts, strict=True):
