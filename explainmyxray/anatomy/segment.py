@@ -5,9 +5,12 @@ by geometry.
 1. :func:`~.lung_fields.find_lung_fields` boxes the two lung fields without a trained detector.
 2. The segmenter encodes the image once and segments both lungs from those boxes, enlarged by
    ``box_margin`` (the model was trained with loose boxes; tight ones cut the lung's edges).
-3. Each mask is cleaned (largest component, holes filled); with ``refine`` the lungs are prompted
-   again with their own mask's box (enlarged by ``refine_margin``), which corrects a first box that
-   was too small or too large.
+3. Each mask is cleaned (largest component, holes filled). A mask that runs into a side of its
+   prompt box (lung along a good part of that edge) was cut by a box that was too small: that
+   side moves out by ``grow_step`` of the box's size and the lung is segmented again, up to
+   ``grow_rounds`` times, so a box that stopped short above the diaphragm or below the apex
+   grows to the whole lung. With ``refine`` the lungs are then prompted once more with their own
+   mask's box (enlarged by ``refine_margin``), which tightens a box that was too large.
 4. The heart box spans the lungs' medial edges below the hila, down to the cardiophrenic angles;
    the segmenter segments it from the same embedding and the mask is clipped at the diaphragm.
 5. :func:`~.geometry.derive_regions` derives the 26 regions.
@@ -35,6 +38,11 @@ class LocalizerSettings:
     mask_threshold: float = 0.5
     box_margin: float = 0.10
     """Each side of a detected lung box grows by this fraction of the box's width/height."""
+    grow_rounds: int = 2
+    grow_step: float = 0.15
+    touch_fraction: float = 0.15
+    """A box side is "run into" when lung covers at least this fraction of the line just inside
+    it."""
     refine: bool = True
     refine_margin: float = 0.05
     keep_masks: bool = True
@@ -104,6 +112,42 @@ def _separate(right: np.ndarray, left: np.ndarray, boxes: dict[str, Box]) -> Non
     left &= ~to_right
 
 
+def grown_box(
+    mask: np.ndarray, box: Box, settings: LocalizerSettings, height: int, width: int
+) -> Box | None:
+    """``box`` moved out on every side the mask runs into, or None when it runs into none.
+
+    A side is run into when the lung covers at least ``touch_fraction`` of the row (column) just
+    inside it; sides already at the image's edge stay.
+    """
+    y0, y1 = int(np.floor(box.y0)), min(height, int(np.ceil(box.y1)))
+    x0, x1 = int(np.floor(box.x0)), min(width, int(np.ceil(box.x1)))
+    if y1 - y0 < 3 or x1 - x0 < 3:
+        return None
+    inside = mask[y0:y1, x0:x1]
+    dx, dy = settings.grow_step * box.width, settings.grow_step * box.height
+    edges = {
+        "y0": (inside[1].mean(), box.y0 > 0, -dy),
+        "y1": (inside[-2].mean(), box.y1 < height, dy),
+        "x0": (inside[:, 1].mean(), box.x0 > 0, -dx),
+        "x1": (inside[:, -2].mean(), box.x1 < width, dx),
+    }
+    moved = {
+        key: getattr(box, key) + step
+        for key, (covered, room, step) in edges.items()
+        if room and covered >= settings.touch_fraction
+    }
+    if not moved:
+        return None
+    corners = {"x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1, **moved}
+    return Box(
+        x0=max(0.0, corners["x0"]),
+        y0=max(0.0, corners["y0"]),
+        x1=min(float(width), corners["x1"]),
+        y1=min(float(height), corners["y1"]),
+    )
+
+
 def _fallback_mask(lung: LungField, box: Box, shape: tuple[int, int]) -> np.ndarray:
     """When the model gives nothing: the detector's dark region, else an ellipse in the box."""
     from PIL import Image
@@ -158,6 +202,18 @@ def segment_anatomy(
     lungs = {"right": fields.right, "left": fields.left}
     prompts = {s: expand_box(f.box, settings.box_margin, height, width) for s, f in lungs.items()}
     masks = _segment_lungs(model, embedding, prompts, settings)
+    for _ in range(settings.grow_rounds):
+        grown = {
+            side: box
+            for side in masks
+            if (box := grown_box(masks[side], prompts[side], settings, height, width)) is not None
+        }
+        if not grown:
+            break
+        again = _segment_lungs(model, embedding, {**prompts, **grown}, settings)
+        for side, box in grown.items():
+            if again[side].any():
+                masks[side], prompts[side] = again[side], box
     if settings.refine:
         refined_prompts = {}
         for side, mask in masks.items():
