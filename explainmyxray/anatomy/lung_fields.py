@@ -51,7 +51,7 @@ _MAX_TRIM = 0.35
 """At most this fraction of the height (width) is trimmed from each edge."""
 APEX_TOLERANCE = 0.08
 """Apices further apart than this fraction of the lung height: the lower box is raised."""
-BASE_TOLERANCE = {"right": 0.08, "left": 0.02}
+BASE_TOLERANCE = {"right": 0.12, "left": 0.02}
 """How far (fraction of the lung height) a lung's base may stay above its partner's before its
 box is lengthened: the right hemidiaphragm usually lies higher than the left (the liver), the
 left one level with or below the right."""
