@@ -124,11 +124,11 @@ def test_a_left_box_that_stops_above_the_diaphragm_grows_to_the_whole_lung(
 
 
 @pytest.fixture(scope="module")
-def real_radiographs(litemedsam, shared_data: Path) -> dict[str, tuple[int, int, AnatomyResult]]:
+def real_radiographs(litemedsam, jsrt_dir: Path) -> dict[str, tuple[int, int, AnatomyResult]]:
     """Every real frontal radiograph without masks: 8 PNG/JPEGs from 5 sources and the RG1 CR."""
     from pydicom.data import get_testdata_file
 
-    paths = sorted((shared_data / "cxr").glob("*"))
+    paths = sorted((jsrt_dir.parents[1] / "cxr").glob("*"))
     paths.append(Path(get_testdata_file("RG1_UNCR.dcm")))
     out = {}
     for path in paths:
