@@ -8,6 +8,7 @@ Pixel arrays are carried in memory only; they are never part of the serialized r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -94,11 +95,23 @@ class Finding(Record):
     regions: list[str] = Field(default_factory=list)
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     evidence: str | None = None
+    """The report's own words the finding was read from (a span of ``StructuredReport.text``)."""
+    evidence_start: int | None = None
+    evidence_end: int | None = None
     known: bool = True
     sources: list[str] = Field(default_factory=list)
     votes: dict[str, FindingStatus] = Field(default_factory=dict)
     """In an ensemble's consensus report: each generator's status for this finding (generators
     that said nothing about it are absent; a vote the arbiter struck out is still shown here)."""
+
+
+class UnmappedStatement(BaseModel):
+    """A sentence of the report that states something no finding of the vocabulary names."""
+
+    text: str
+    start: int | None = None
+    end: int | None = None
+    reason: str
 
 
 class StructuredReport(Record):
@@ -109,6 +122,8 @@ class StructuredReport(Record):
     text: str | None = None
     source: str = "unknown"
     warnings: list[str] = Field(default_factory=list)
+    unmapped: list[UnmappedStatement] = []
+    """Statements read from ``text`` that became no finding (nothing is dropped silently)."""
 
     def present(self) -> list[Finding]:
         return [f for f in self.findings if f.status == "present"]
@@ -216,6 +231,11 @@ class Case(Record):
 
     id: str
     source: str
+    """Where the image came from, as outputs show it: the path with ``--keep-phi``, otherwise
+    ``sha256:<content hash>`` (paths carry patient names and ids)."""
+    file: SkipJsonSchema[str | None] = Field(default=None, exclude=True, repr=False)
+    """The path the image is read from on this machine; never serialized. ``None`` for a case
+    read back from disk, whose ``source`` is then the path when there is one."""
     image: XrayImage | None = None
     metadata: dict[str, str | int | float | None] = Field(default_factory=dict)
     supplied_report: str | None = None
@@ -235,6 +255,11 @@ class Case(Record):
     @property
     def failed(self) -> bool:
         return bool(self.errors)
+
+    @property
+    def input_file(self) -> Path:
+        """The image file to read (plugins read this, never ``source``)."""
+        return Path(self.file or self.source)
 
     def to_report(self) -> dict[str, Any]:
         """The per-case ``report.json`` document (no pixels, no patient identifiers)."""

@@ -104,7 +104,10 @@ def register_models(register: ModelRegistrar) -> None:
 
 @hookspec(firstresult=True)
 def preprocess(cases: Sequence[Case], step: StepContext) -> list[XrayImage | Exception]:
-    """Decode each case's ``source`` into an :class:`XrayImage`.
+    """Decode each case's ``input_file`` into an :class:`XrayImage`.
+
+    ``case.source`` is what outputs show of the input (``sha256:<hash>`` unless ``--keep-phi``):
+    read the file through ``input_file`` and write nothing derived from its path.
 
     May also fill ``case.metadata`` (de-identified unless ``step.keep_phi``) and append
     ``case.quality`` flags. Called on the named plugin; returns one image per case.
@@ -157,6 +160,16 @@ def score(cases: Sequence[Case], step: StepContext) -> list[list[Score] | Except
 
 
 # --- lifecycle --------------------------------------------------------------------------------
+
+
+@hookspec
+def before_run(total: int, todo: int, skipped: int) -> None:
+    """Called once per run on every plugin: ``total`` inputs, ``skipped`` already finished."""
+
+
+@hookspec
+def after_case(case: Case) -> None:
+    """Called on every plugin when a case is finished and its files are written."""
 
 
 @hookspec
