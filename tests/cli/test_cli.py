@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from explainmyxray.cli.app import main
+from explainmyxray.cli.running import EXIT_NOTHING_PRODUCED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,7 +115,7 @@ def test_a_quality_error_stops_the_case_before_localization_and_fails_the_run(
     dog = shared_data / "dicom" / "veterinary_thorax_dx_monochrome1.dcm"
     out = tmp_path / "out"
     args = ["run", "default", str(dog), "--report", "FINDINGS: Cardiomegaly.", "--out", str(out)]
-    assert main(args) == 1
+    assert main(args) == EXIT_NOTHING_PRODUCED  # its only case stopped: nothing was produced
     printed = capsys.readouterr()
     assert "1 failed" in printed.out
     assert "stopped by the quality gate (lateral_view, not_frontal_chest, non_human)" in printed.out
