@@ -1,17 +1,24 @@
-"""Lung-mask Dice of the offline localizer on JSRT images with manual masks, and its speed.
+"""Lung-mask Dice of the offline localizer, its robustness and plausibility, and its speed.
 
-    python benchmarks/lung_dice.py [--data ../shared/data] [--repeats 3] [--threads 1 2]
+    python benchmarks/lung_dice.py [--data ../shared/data] [--extra DIR] [--repeats 3]
+                                   [--threads 1 2]
 
-The four JSRT-derived images in ``segmentation/jsrt`` come with manual masks of both lungs in one
-binary PNG (255 = lung); the two lungs are its two largest components, told apart by their
-centroids (the patient's right lung is on the image's left). Dice is reported for both lungs
-together and for each lung. Speed is the whole localize step per image (lung boxes, one
-LiteMedSAM encoding, five prompts, 26 regions), on the JSRT images and on the other real CXRs in
-``cxr/``, as the median and the best of ``--repeats`` runs, for each torch thread count given.
-The machine may be shared with other work: the load average is recorded with each timing, and on
-a busy 2-core machine one thread is steadier than two (two threads spin while waiting for a core).
+1. Dice against manual masks: the four JSRT-derived images in ``segmentation/jsrt`` come with
+   manual masks of both lungs in one binary PNG (255 = lung); the two lungs are its two largest
+   components, told apart by their centroids (the patient's right lung is on the image's left).
+   Dice is reported for both lungs together and for each lung.
+2. Robustness: the same images (and any ``NAME.png`` + ``NAME-mask.png`` pairs in ``--extra``)
+   under seven acquisition variants (``acquisition_variants.py``: exposure, portable AP,
+   wide field, tight crop, tilt, off-centre), Dice per variant and per lung.
+3. Plausibility where no mask exists: every other real radiograph in ``cxr/`` and pydicom-data's
+   RG1 CR: the left/right lung height ratio, how far the left base lies below the right one
+   (fraction of the image height), and whether each lung reaches its costophrenic angle.
+4. Speed: the whole localize step per image (lung boxes, one LiteMedSAM encoding, the prompts,
+   26 regions) on the JSRT and ``cxr/`` images, median and best of ``--repeats`` runs, for each
+   torch thread count given. The machine may be shared with other work: the load average is
+   recorded with each timing.
 
-Prints a table and writes benchmarks/results/lung_dice.json.
+Prints tables and writes benchmarks/results/lung_dice.json.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 TARGET_DICE = 0.92
 TARGET_SECONDS = 3.0
@@ -52,16 +60,92 @@ def split_lungs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[0], parts[1]
 
 
+def _mask(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("L")) > 127
+
+
+def scores(result, truth: np.ndarray) -> dict[str, float]:
+    truth_right, truth_left = split_lungs(truth)
+    return {
+        "dice_lungs": dice(result.right_lung | result.left_lung, truth),
+        "dice_right_lung": dice(result.right_lung, truth_right),
+        "dice_left_lung": dice(result.left_lung, truth_left),
+    }
+
+
+def robustness_table(model, pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Dice per acquisition variant (mean over the images) and over all variants."""
+    from acquisition_variants import acquisition_variants
+
+    from explainmyxray.anatomy.segment import segment_anatomy
+
+    per_variant: dict[str, list[dict[str, float]]] = {}
+    for pixels, truth in pairs.values():
+        for name, (image, mask) in acquisition_variants(pixels, truth).items():
+            per_variant.setdefault(name, []).append(scores(segment_anatomy(model, image), mask))
+
+    def mean(rows: list[dict[str, float]]) -> dict:
+        return {"images": len(rows), **{k: statistics.fmean(r[k] for r in rows) for k in rows[0]}}
+
+    everything = [r for rows in per_variant.values() for r in rows]
+    return {
+        "images": sorted(pairs),
+        "variants": {name: mean(rows) for name, rows in per_variant.items()},
+        "all": mean(everything),
+    }
+
+
+PLAUSIBLE_HEIGHT_RATIO = (0.9, 1.2)
+PLAUSIBLE_LEFT_BASE = -0.03
+"""The left base may lie at most 3 % of the image height above the right one."""
+
+
+def plausibility_table(model, data: Path) -> dict:
+    """Anatomical checks of both lungs on real radiographs that have no manual mask."""
+    from pydicom.data import get_testdata_file
+
+    from explainmyxray.anatomy.geometry import lung_shape
+    from explainmyxray.anatomy.segment import segment_anatomy
+    from explainmyxray.imaging import read_xray
+
+    paths = [*sorted((data / "cxr").glob("*")), Path(get_testdata_file("RG1_UNCR.dcm"))]
+    rows = []
+    for path in paths:
+        image = read_xray(path)[0]
+        result = segment_anatomy(model, image.pixels)
+        extent, reached = {}, {}
+        for side, mask in (("right", result.right_lung), ("left", result.left_lung)):
+            lung = lung_shape(mask, side)
+            extent[side] = (lung.y0, lung.y1)
+            reached[side] = lung.corner(medial=False)[1] >= lung.y1 - 1 - 0.10 * lung.h
+        ratio = (extent["left"][1] - extent["left"][0]) / (extent["right"][1] - extent["right"][0])
+        below = (extent["left"][1] - extent["right"][1]) / image.height
+        rows.append(
+            {
+                "image": f"{path.parent.name}/{path.name}",
+                "height_ratio_left_right": ratio,
+                "left_base_below_right": below,
+                "costophrenic_angles_reached": all(reached.values()),
+                "plausible": PLAUSIBLE_HEIGHT_RATIO[0] <= ratio <= PLAUSIBLE_HEIGHT_RATIO[1]
+                and below >= PLAUSIBLE_LEFT_BASE
+                and all(reached.values()),
+            }
+        )
+    return {"images": rows, "plausible": sum(r["plausible"] for r in rows)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    parser.add_argument("--extra", type=Path, help="more NAME.png + NAME-mask.png pairs")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/lung_dice.json")
     args = parser.parse_args()
 
     import torch
-    from PIL import Image
 
     from explainmyxray.anatomy.segment import segment_anatomy
     from explainmyxray.imaging import read_xray
@@ -81,7 +165,7 @@ def main() -> int:
     rows = []
     for path in jsrt:
         image = images[f"jsrt/{path.name}"]
-        truth = np.asarray(Image.open(path.with_name(f"{path.stem}-mask.png")).convert("L")) > 127
+        truth = _mask(path.with_name(f"{path.stem}-mask.png"))
         truth_right, truth_left = split_lungs(truth)
         result = segment_anatomy(model, image.pixels)
         rows.append(
@@ -96,6 +180,20 @@ def main() -> int:
         )
     keys = ("dice_lungs", "dice_right_lung", "dice_left_lung")
     mean = {k: statistics.fmean(r[k] for r in rows) for k in keys}
+
+    pairs = {
+        f"jsrt/{p.name}": (
+            images[f"jsrt/{p.name}"].pixels,
+            _mask(p.with_name(f"{p.stem}-mask.png")),
+        )
+        for p in jsrt
+    }
+    if args.extra:
+        for p in sorted(args.extra.glob("*-mask.png")):
+            image = p.with_name(p.name.removesuffix("-mask.png") + ".png")
+            pairs[f"extra/{image.name}"] = (read_xray(image)[0].pixels, _mask(p))
+    robustness = robustness_table(model, pairs)
+    plausibility = plausibility_table(model, args.data)
 
     timings = []
     for threads in dict.fromkeys(args.threads):
@@ -137,6 +235,24 @@ def main() -> int:
         f"{'mean (JSRT)':38s} {'':11s} {mean['dice_lungs']:7.4f} {mean['dice_right_lung']:7.4f} "
         f"{mean['dice_left_lung']:7.4f}"
     )
+    print(f"\n{'variant':24s} {'images':>6s} {'Dice':>7s} {'right':>7s} {'left':>7s}")
+    for name, row in robustness["variants"].items():
+        print(
+            f"{name:24s} {row['images']:6d} {row['dice_lungs']:7.4f} {row['dice_right_lung']:7.4f} "
+            f"{row['dice_left_lung']:7.4f}"
+        )
+    overall = robustness["all"]
+    print(
+        f"{'all variants':24s} {overall['images']:6d} {overall['dice_lungs']:7.4f} "
+        f"{overall['dice_right_lung']:7.4f} {overall['dice_left_lung']:7.4f}"
+    )
+    print(f"\n{'radiograph':38s} {'L/R height':>10s} {'L-R base':>9s} {'CP angles':>10s}")
+    for row in plausibility["images"]:
+        print(
+            f"{row['image']:38s} {row['height_ratio_left_right']:10.3f} "
+            f"{row['left_base_below_right']:+9.3f} {row['costophrenic_angles_reached']!s:>10s}"
+        )
+    print(f"plausible: {plausibility['plausible']} of {len(plausibility['images'])}\n")
     for t in timings:
         print(
             f"{t['torch_threads']} torch thread(s): median {t['seconds_per_image_median']:.2f} "
@@ -151,6 +267,8 @@ def main() -> int:
         "target_seconds_per_image": TARGET_SECONDS,
         "mean": mean,
         "images": rows,
+        "robustness": robustness,
+        "plausibility": plausibility,
         "timings": timings,
         "model_load_seconds": load_seconds,
         "repeats": args.repeats,

@@ -18,7 +18,9 @@ lateral edge). "Medial" is towards the midline: +x for the right lung (on the im
 - Midline structures sit on the midline between the lungs' medial edges: trachea (±3.5 % of
   ``T``, from above the apices to the carina at about a third of the lung height), spine (±5.5 %
   of ``T``, down to the lung bases), upper mediastinum (between the medial edges, top 38 %),
-  aortic knob (at the left lung's medial edge, 12 %-30 % of its height).
+  aortic knob (left of the trachea, i.e. image right: from the trachea's wall, or 8 % of ``T``
+  medial of the left lung's medial edge, to 3 % of ``T`` into the lung, 14 %-32 % of its
+  height).
 - Cardiac silhouette: the heart mask with the lungs removed; its box when the mask is missing.
 - Upper abdomen: below the higher hemidiaphragm dome, across both lungs (box only).
 
@@ -36,6 +38,8 @@ from ..core.case import Box, Region
 from .regions import REGIONS
 
 APICAL_FRACTION = 0.18
+TRACHEA_HALF_WIDTH = 0.035
+"""Half the trachea's width, as a fraction of the thorax width."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,7 @@ def derive_regions(
     def centred(half_width: float, y0: float, y1: float) -> Box:
         return b.box(mid - half_width * thorax, y0, mid + half_width * thorax, y1)
 
-    b.add("trachea", centred(0.035, neck, top + 0.33 * lung_h), None, "geometry")
+    b.add("trachea", centred(TRACHEA_HALF_WIDTH, neck, top + 0.33 * lung_h), None, "geometry")
     b.add("spine", centred(0.055, neck, base), None, "geometry")
     upper = b.box(
         min(medial_r, mid - 0.04 * thorax),
@@ -248,12 +252,15 @@ def derive_regions(
         top + 0.38 * lung_h,
     )
     b.add("upper_mediastinum", upper, None, "geometry")
-    knob = left.medial_edge(0.12, 0.30)
+    # The knob bulges into the left lung's medial edge (image right) at the level of the arch;
+    # it lies lateral to the trachea, never over it.
+    trachea_wall = mid + TRACHEA_HALF_WIDTH * thorax
+    knob = max(left.medial_edge(0.14, 0.32), trachea_wall + 0.03 * thorax)
     knob_box = b.box(
-        knob - 0.10 * thorax,
-        left.y0 + 0.12 * left.h,
-        knob + 0.05 * left.w,
-        left.y0 + 0.30 * left.h,
+        max(trachea_wall, knob - 0.08 * thorax),
+        left.y0 + 0.14 * left.h,
+        knob + 0.03 * thorax,
+        left.y0 + 0.32 * left.h,
     )
     b.add("aortic_knob", knob_box, None, "geometry")
 

@@ -1,6 +1,8 @@
 """Where the two lung fields are, found by image analysis alone (no trained detector).
 
-The boxes found here are the prompts LiteMedSAM segments from. On a small copy of the image:
+The boxes found here are the prompts LiteMedSAM segments from. On a small copy of the image,
+cropped to its content (flat bands along the edges, such as a detector's collimated border or
+the padding of an off-centre or wide-field image, are trimmed first):
 
 1. The dark pixels are the Otsu threshold of the central part of the (smoothed, contrast-stretched)
    image: lungs, and the air around the body.
@@ -14,6 +16,10 @@ The boxes found here are the prompts LiteMedSAM segments from. On a small copy o
    the mirror image of the other lung about the midline (the brightest column near the body's
    centre: the spine); if neither is plausible, both come from a prior layout scaled to the
    body's extent.
+5. Two detected lungs are checked against each other (:func:`pair_lungs`): the apices lie at
+   about the same level, and the left hemidiaphragm at or below the right one. A lung whose dark
+   region stops short (the left base beside and behind the heart, or an apex lost to the air
+   around the neck) has its box extended to the level its partner gives.
 
 Everything is returned in original-image pixels.
 """
@@ -31,13 +37,24 @@ from ..core.case import Box
 WORK_SIDE = 128
 """Longest side of the copy the analysis runs on."""
 
-BoxSource = Literal["detected", "mirrored", "prior"]
+BoxSource = Literal["detected", "extended", "mirrored", "prior"]
+"""How a box was found: ``extended`` is a detected box lengthened by :func:`pair_lungs`."""
 
 # Seed windows (fractions of the width/height) for the lung on the image's left (patient's right)
 # and on the image's right (patient's left).
 _SEED_ROWS = (0.2, 0.7)
 _SEED_COLS = {"right": (0.08, 0.48), "left": (0.52, 0.92)}
 _OUTSIDE, _RIGHT, _LEFT = 3, 1, 2
+_FLAT_STD = 0.02
+"""A row or column of the normalised working copy flatter than this is border, not body."""
+_MAX_TRIM = 0.35
+"""At most this fraction of the height (width) is trimmed from each edge."""
+APEX_TOLERANCE = 0.08
+"""Apices further apart than this fraction of the lung height: the lower box is raised."""
+BASE_TOLERANCE = {"right": 0.12, "left": 0.02}
+"""How far (fraction of the lung height) a lung's base may stay above its partner's before its
+box is lengthened: the right hemidiaphragm usually lies higher than the left (the liver), the
+left one level with or below the right."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,24 @@ def _resize(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = Image.fromarray(np.asarray(pixels, dtype=np.float32)).resize(size, Image.BILINEAR)
     return np.asarray(small, dtype=np.float32), scale
+
+
+def content_window(image: np.ndarray) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the image without the flat bands along its edges."""
+    h, w = image.shape
+    lo, hi = float(image.min()), float(image.max())
+    norm = (image - lo) / max(hi - lo, 1e-6)
+    rows, cols = norm.std(axis=1) >= _FLAT_STD, norm.std(axis=0) >= _FLAT_STD
+
+    def span(busy: np.ndarray, n: int) -> tuple[int, int]:
+        if not busy.any():
+            return 0, n
+        first, last = int(np.argmax(busy)), n - int(np.argmax(busy[::-1]))
+        limit = int(_MAX_TRIM * n)
+        return min(first, limit), max(last, n - limit)
+
+    (y0, y1), (x0, x1) = span(rows, h), span(cols, w)
+    return y0, y1, x0, x1
 
 
 def _stretch(image: np.ndarray) -> np.ndarray:
@@ -191,7 +226,9 @@ def find_lung_fields(pixels: np.ndarray) -> LungFields:
     if pixels.ndim != 2 or min(pixels.shape) < 16:
         raise ValueError(f"expected a 2-D image of at least 16x16 pixels, got {pixels.shape}")
     small, scale = _resize(pixels, WORK_SIDE)
-    image = _stretch(small)
+    full_h, full_w = small.shape
+    cy0, cy1, cx0, cx1 = content_window(small)
+    image = _stretch(small[cy0:cy1, cx0:cx1])
     h, w = image.shape
     labels = _watershed_lungs(image)
 
@@ -205,25 +242,57 @@ def find_lung_fields(pixels: np.ndarray) -> LungFields:
     boxes: dict[str, tuple[tuple[float, float, float, float], BoxSource, np.ndarray | None]] = {}
     for side, (box, mask) in found.items():
         boxes[side] = (box, "detected", mask)
-    if len(found) == 1:
+    if len(found) == 2:
+        paired = pair_lungs(found["right"][0], found["left"][0])
+        for side, box in paired.items():
+            if box != found[side][0]:
+                boxes[side] = (box, "extended", found[side][1])
+    elif len(found) == 1:
         (side, (box, _)), other = next(iter(found.items())), "left" if "right" in found else "right"
         midline = _midline(image, box)
         x0, y0, x1, y1 = box
         boxes[other] = ((2 * midline - x1, y0, 2 * midline - x0, y1), "mirrored", None)
-    elif not found:
+    else:
         for side, box in prior_boxes(image).items():
             boxes[side] = (box, "prior", None)
 
     def to_field(side: Literal["right", "left"]) -> LungField:
         (x0, y0, x1, y1), source, mask = boxes[side]
-        x0, x1 = np.clip([x0, x1], 0, w)
-        y0, y1 = np.clip([y0, y1], 0, h)
+        x0, x1 = np.clip([x0, x1], 0, w) + cx0
+        y0, y1 = np.clip([y0, y1], 0, h) + cy0
         box = Box(
             x0=x0 / scale, y0=y0 / scale, x1=max(x1, x0 + 1) / scale, y1=max(y1, y0 + 1) / scale
         )
+        if mask is not None:
+            placed = np.zeros((full_h, full_w), bool)
+            placed[cy0:cy1, cx0:cx1] = mask
+            mask = placed
         return LungField(side=side, box=box, source=source, mask=mask)
 
     return LungFields(right=to_field("right"), left=to_field("left"), scale=scale)
+
+
+Corners = tuple[float, float, float, float]
+
+
+def pair_lungs(right: Corners, left: Corners) -> dict[str, Corners]:
+    """The two lung boxes ``(x0, y0, x1, y1)`` after checking them against each other.
+
+    A box whose apex lies more than :data:`APEX_TOLERANCE` of the lung height below its
+    partner's is raised to the partner's apex; a box whose base stops more than
+    :data:`BASE_TOLERANCE` above its partner's base is lengthened to that level. Only ever
+    grows a box: the segmenter, prompted with it, finds where the lung really ends.
+    """
+    boxes = {"right": list(right), "left": list(left)}
+    height = max(right[3] - right[1], left[3] - left[1])
+    for side, other in (("right", "left"), ("left", "right")):
+        box, partner = boxes[side], boxes[other]
+        if box[1] - partner[1] > APEX_TOLERANCE * height:
+            box[1] = partner[1]
+        floor = partner[3] - BASE_TOLERANCE[side] * height
+        if box[3] < floor:
+            box[3] = floor
+    return {side: tuple(box) for side, box in boxes.items()}  # type: ignore[misc]
 
 
 def _midline(image: np.ndarray, box: tuple[float, float, float, float]) -> float:

@@ -5,9 +5,15 @@ by geometry.
 1. :func:`~.lung_fields.find_lung_fields` boxes the two lung fields without a trained detector.
 2. The segmenter encodes the image once and segments both lungs from those boxes, enlarged by
    ``box_margin`` (the model was trained with loose boxes; tight ones cut the lung's edges).
-3. Each mask is cleaned (largest component, holes filled); with ``refine`` the lungs are prompted
-   again with their own mask's box (enlarged by ``refine_margin``), which corrects a first box that
-   was too small or too large.
+3. Each mask is cleaned (largest component, holes filled). A box that was too small is grown
+   and the lung segmented again, up to ``grow_rounds`` times: where the two masks disagree with
+   the anatomy (:func:`~.lung_fields.pair_lungs`: a left base above the right one, an apex far
+   below the other) the short lung's box is extended to its partner's level, and a mask that
+   runs into a side of its prompt box (lung along a good part of that edge) moves that side out
+   by ``grow_step`` of the box's size. A box that stopped short above the diaphragm beside the
+   heart, or below the apex, so grows to the whole lung. With ``refine`` the lungs are then
+   prompted once more with their own mask's box (enlarged by ``refine_margin``), which tightens
+   a box that was too large.
 4. The heart box spans the lungs' medial edges below the hila, down to the cardiophrenic angles;
    the segmenter segments it from the same embedding and the mask is clipped at the diaphragm.
 5. :func:`~.geometry.derive_regions` derives the 26 regions.
@@ -24,7 +30,7 @@ import numpy as np
 
 from ..core.case import Box, Region
 from .geometry import derive_regions, lung_shape
-from .lung_fields import LungField, find_lung_fields
+from .lung_fields import LungField, find_lung_fields, pair_lungs
 from .segmenter import PromptableSegmenter
 
 
@@ -35,6 +41,11 @@ class LocalizerSettings:
     mask_threshold: float = 0.5
     box_margin: float = 0.10
     """Each side of a detected lung box grows by this fraction of the box's width/height."""
+    grow_rounds: int = 2
+    grow_step: float = 0.15
+    touch_fraction: float = 0.15
+    """A box side is "run into" when lung covers at least this fraction of the line just inside
+    it."""
     refine: bool = True
     refine_margin: float = 0.05
     keep_masks: bool = True
@@ -104,6 +115,71 @@ def _separate(right: np.ndarray, left: np.ndarray, boxes: dict[str, Box]) -> Non
     left &= ~to_right
 
 
+def paired_prompts(
+    masks: dict[str, np.ndarray], prompts: dict[str, Box], margin: float, height: int, width: int
+) -> dict[str, Box]:
+    """Prompt boxes lengthened where one lung's mask stops short of what its partner gives.
+
+    The masks' boxes are checked against each other with :func:`~.lung_fields.pair_lungs`
+    (apices at about one level, the left base at or below the right one); a lung whose base or
+    apex falls short gets its prompt box extended to that level plus ``margin`` of its height.
+    """
+    boxes = {side: mask_box(mask) for side, mask in masks.items()}
+    if boxes["right"] is None or boxes["left"] is None:
+        return {}
+    corners = {side: (b.x0, b.y0, b.x1, b.y1) for side, b in boxes.items() if b is not None}
+    paired = pair_lungs(corners["right"], corners["left"])
+    out = {}
+    for side, (_, y0, _, y1) in paired.items():
+        old, prompt = boxes[side], prompts[side]
+        if old is None or (y0 == old.y0 and y1 == old.y1):
+            continue
+        pad = margin * (y1 - y0)
+        out[side] = Box(
+            x0=prompt.x0,
+            y0=max(0.0, min(prompt.y0, y0 - pad)),
+            x1=prompt.x1,
+            y1=min(float(height), max(prompt.y1, y1 + pad)),
+        )
+    return out
+
+
+def grown_box(
+    mask: np.ndarray, box: Box, settings: LocalizerSettings, height: int, width: int
+) -> Box | None:
+    """``box`` moved out on every side the mask runs into, or None when it runs into none.
+
+    A side is run into when the lung covers at least ``touch_fraction`` of the row (column) just
+    inside it; sides already at the image's edge stay.
+    """
+    y0, y1 = int(np.floor(box.y0)), min(height, int(np.ceil(box.y1)))
+    x0, x1 = int(np.floor(box.x0)), min(width, int(np.ceil(box.x1)))
+    if y1 - y0 < 3 or x1 - x0 < 3:
+        return None
+    inside = mask[y0:y1, x0:x1]
+    dx, dy = settings.grow_step * box.width, settings.grow_step * box.height
+    edges = {
+        "y0": (inside[1].mean(), box.y0 > 0, -dy),
+        "y1": (inside[-2].mean(), box.y1 < height, dy),
+        "x0": (inside[:, 1].mean(), box.x0 > 0, -dx),
+        "x1": (inside[:, -2].mean(), box.x1 < width, dx),
+    }
+    moved = {
+        key: getattr(box, key) + step
+        for key, (covered, room, step) in edges.items()
+        if room and covered >= settings.touch_fraction
+    }
+    if not moved:
+        return None
+    corners = {"x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1, **moved}
+    return Box(
+        x0=max(0.0, corners["x0"]),
+        y0=max(0.0, corners["y0"]),
+        x1=min(float(width), corners["x1"]),
+        y1=min(float(height), corners["y1"]),
+    )
+
+
 def _fallback_mask(lung: LungField, box: Box, shape: tuple[int, int]) -> np.ndarray:
     """When the model gives nothing: the detector's dark region, else an ellipse in the box."""
     from PIL import Image
@@ -158,6 +234,18 @@ def segment_anatomy(
     lungs = {"right": fields.right, "left": fields.left}
     prompts = {s: expand_box(f.box, settings.box_margin, height, width) for s, f in lungs.items()}
     masks = _segment_lungs(model, embedding, prompts, settings)
+    for _ in range(settings.grow_rounds):
+        grown = paired_prompts(masks, prompts, settings.box_margin, height, width)
+        for side in masks:
+            box = grown_box(masks[side], grown.get(side, prompts[side]), settings, height, width)
+            if box is not None:
+                grown[side] = box
+        if not grown:
+            break
+        again = _segment_lungs(model, embedding, {**prompts, **grown}, settings)
+        for side, box in grown.items():
+            if again[side].any():
+                masks[side], prompts[side] = again[side], box
     if settings.refine:
         refined_prompts = {}
         for side, mask in masks.items():

@@ -35,6 +35,18 @@ class InputError(ExplainMyXrayError):
     """An input image could not be read or decoded. Recorded per case; never stops a batch."""
 
 
+class QualityGateError(InputError):
+    """An input's quality check found an error that makes any result meaningless (a non-human
+    subject, not a chest, a lateral view where a frontal one is needed, a negative, a photo).
+    The case stops before any model runs; the message names every error-level flag. Recorded
+    per case; never stops a batch."""
+
+    def __init__(self, source: str, codes: list[str], message: str) -> None:
+        super().__init__(message)
+        self.source = source
+        self.codes = codes
+
+
 class ModelError(ExplainMyXrayError):
     """A model could not be loaded, run or unloaded."""
 

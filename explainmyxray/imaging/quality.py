@@ -6,9 +6,10 @@ lateral thorax; real frontal chests must raise none of the view / polarity / sub
 
 =======================  ===================================================================
 ``lateral_view``         the header's view position (or its procedure text) says lateral or
-                         oblique.
+                         oblique (an error where a frontal view is required, the default).
 ``not_frontal_chest``    mirror symmetry about the best vertical axis below 0.45 (frontal
-                         chests: 0.65–0.94; the dog's lateral thorax: 0.28).
+                         chests: 0.65–0.94; the dog's lateral thorax: 0.28); an error where a
+                         frontal view is required.
 ``inverted``             frontal-looking but the lung/mediastinum column profile correlates
                          below -0.3 with a bright-spine template (frontals: +0.76 to +0.96).
 ``polarity_corrected``   (info) the reader flipped grey levels its header got wrong.
@@ -55,7 +56,14 @@ IMAGE_FLAG_CODES = frozenset(
 """Every code :func:`assess_quality` can return (a re-run replaces these, keeps the others)."""
 
 
-def _view_flags(image: XrayImage, metadata: Mapping[str, object]) -> list[QualityFlag]:
+def blocking_flags(flags: list[QualityFlag]) -> list[QualityFlag]:
+    """The error-level flags: each one makes the case's results meaningless."""
+    return [flag for flag in flags if flag.severity == "error"]
+
+
+def _view_flags(
+    image: XrayImage, metadata: Mapping[str, object], frontal_required: bool
+) -> list[QualityFlag]:
     view = (image.view_position or str(metadata.get("view_position") or "")).upper()
     if view in LATERAL_VIEWS or view in OBLIQUE_VIEWS:
         kind = "lateral" if view in LATERAL_VIEWS else "oblique"
@@ -65,12 +73,15 @@ def _view_flags(image: XrayImage, metadata: Mapping[str, object]) -> list[Qualit
                 message=f"the header gives a {kind} view ({view}); the pipeline expects a "
                 "frontal (PA/AP) chest radiograph",
                 value=view,
+                severity="error" if frontal_required else "warning",
             )
         ]
     return []
 
 
-def _layout_flags(image: XrayImage, thresholds: QualityThresholds) -> list[QualityFlag]:
+def _layout_flags(
+    image: XrayImage, thresholds: QualityThresholds, frontal_required: bool
+) -> list[QualityFlag]:
     if image.pixels is None:
         return []
     layout = analyse_layout(image.pixels)
@@ -86,6 +97,7 @@ def _layout_flags(image: XrayImage, thresholds: QualityThresholds) -> list[Quali
                 ),
                 value=layout.symmetry,
                 threshold=thresholds.min_symmetry,
+                severity="error" if frontal_required else "warning",
             )
         ]
     if layout.profile <= thresholds.max_inverted_profile:
@@ -143,12 +155,19 @@ def assess_quality(
     image: XrayImage,
     metadata: Mapping[str, object],
     thresholds: QualityThresholds | None = None,
+    *,
+    frontal_required: bool = True,
 ) -> list[QualityFlag]:
-    """Every check that did not pass on this image, with measured value and threshold."""
+    """Every check that did not pass on this image, with measured value and threshold.
+
+    With ``frontal_required`` (the default: lung segmentation, the region geometry and the
+    report models all assume a PA/AP view) a lateral or oblique view and an image that does not
+    look like a frontal chest are errors; otherwise they are warnings.
+    """
     limits = thresholds or QualityThresholds()
     flags: list[QualityFlag] = []
-    flags += _view_flags(image, metadata)
-    flags += _layout_flags(image, limits)
+    flags += _view_flags(image, metadata, frontal_required)
+    flags += _layout_flags(image, limits, frontal_required)
     if metadata.get("polarity") == "corrected":
         flags.append(
             QualityFlag(

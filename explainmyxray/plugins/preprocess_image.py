@@ -4,6 +4,13 @@ For each case it reads ``case.input_file`` into an :class:`XrayImage` (grey floa
 bright = dense, original size), puts the de-identified header attributes in ``case.metadata``
 (identifying ones only with ``--keep-phi``) and appends the quality flags to ``case.quality``.
 A file that cannot be decoded fails only its own case, with an :class:`InputError` naming it.
+
+The quality gate: a case with an error-level flag (non-human subject, not a chest, a lateral
+view where a frontal one is required, a negative, a photo) stops here with a
+:class:`QualityGateError` naming every such flag, so nothing is segmented or drawn on it; its
+flags stay in its ``report.json``. Warnings never stop a case. ``on_quality_error: continue``
+lets such cases run on (the flags are kept), ``frontal_required: false`` turns the view flags
+into warnings for pipelines whose models read lateral views.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, XrayImage
 from explainmyxray.core.context import StepContext
-from explainmyxray.core.errors import InputError
+from explainmyxray.core.errors import InputError, QualityGateError
 from explainmyxray.imaging.budget import DEFAULT_MAX_IMAGE_MIB
 from explainmyxray.imaging.subject import CHEST_BODY_PARTS, RADIOGRAPHY
 from explainmyxray.imaging.thresholds import QualityThresholds
@@ -74,6 +81,21 @@ class ImageOptions(BaseModel):
         ),
     )
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
+    on_quality_error: Literal["stop", "continue"] = Field(
+        "stop",
+        description=(
+            "a case with an error-level quality flag: stop = fail it here (nothing is segmented "
+            "or reported on it), continue = run the rest of the pipeline anyway"
+        ),
+    )
+    frontal_required: bool = Field(
+        True,
+        description=(
+            "a lateral/oblique view or an image that does not look like a frontal chest is a "
+            "quality error (the localizers and the region geometry need a PA/AP view); false "
+            "makes them warnings"
+        ),
+    )
 
 
 @hookimpl
@@ -88,7 +110,7 @@ def register_stages(register) -> None:
 
 def _read_one(case: Case, options: ImageOptions, keep_phi: bool) -> XrayImage:
     from explainmyxray.imaging import assess_quality, read_xray
-    from explainmyxray.imaging.quality import IMAGE_FLAG_CODES
+    from explainmyxray.imaging.quality import IMAGE_FLAG_CODES, blocking_flags
 
     path = case.input_file
     try:
@@ -113,7 +135,20 @@ def _read_one(case: Case, options: ImageOptions, keep_phi: bool) -> XrayImage:
         ) from exc
     case.metadata.update(metadata)
     kept = [flag for flag in case.quality if flag.code not in IMAGE_FLAG_CODES]
-    case.quality = kept + assess_quality(image, metadata, options.quality)
+    flags = assess_quality(
+        image, metadata, options.quality, frontal_required=options.frontal_required
+    )
+    case.quality = kept + flags
+    blocking = blocking_flags(flags)
+    if blocking and options.on_quality_error == "stop":
+        codes = [flag.code for flag in blocking]
+        reasons = "; ".join(flag.message for flag in blocking)
+        raise QualityGateError(
+            str(path),
+            codes,
+            f"{path.name}: stopped by the quality gate ({', '.join(codes)}): {reasons}. "
+            "The preprocess option on_quality_error: continue runs such cases anyway",
+        )
     return image
 
 

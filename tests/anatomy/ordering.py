@@ -46,7 +46,10 @@ def assert_anatomical_order(regions: Sequence[Region]) -> None:
     assert x["left_cardiophrenic_angle"] < x["left_costophrenic_angle"]
     for mid in ("trachea", "spine", "upper_mediastinum", "cardiac_silhouette"):
         assert x["right_lung"] < x[mid] < x["left_lung"], mid
-    assert x["trachea"] < x["aortic_knob"]  # the knob is on the patient's left
+    # The knob is on the patient's left of the trachea (image right), beside it, not over it.
+    assert by["aortic_knob"].box.x0 >= by["trachea"].box.x1 - 1, (by["aortic_knob"], by["trachea"])
+    assert by["aortic_knob"].box.x1 <= by["left_lung"].box.x0 + 0.5 * by["left_lung"].box.width
+    assert by["left_lung"].box.y0 <= y["aortic_knob"] <= y["left_hilum"]
     assert y["trachea"] < y["cardiac_silhouette"]
     assert y["upper_mediastinum"] < y["cardiac_silhouette"]
     assert y["aortic_knob"] < y["cardiac_silhouette"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainmyxray.anatomy.lung_fields import find_lung_fields, otsu_threshold
+from explainmyxray.anatomy.lung_fields import find_lung_fields, otsu_threshold, pair_lungs
 
 from .synthetic import chest
 
@@ -63,3 +63,38 @@ def test_an_image_without_lungs_gets_the_prior_layout() -> None:
 def test_rejects_images_that_are_not_2d() -> None:
     with pytest.raises(ValueError, match="2-D image"):
         find_lung_fields(np.zeros((10, 10, 3), np.float32))
+
+
+def test_pairing_lengthens_a_left_lung_that_stops_short_beside_the_heart() -> None:
+    right, left = (10.0, 20.0, 50.0, 120.0), (60.0, 22.0, 100.0, 90.0)
+    paired = pair_lungs(right, left)
+    assert paired["right"] == right
+    assert paired["left"] == (60.0, 22.0, 100.0, pytest.approx(120.0 - 0.02 * 100))
+    # an apex lost to the air around the neck is raised to its partner's; boxes never shrink
+    low_apex = pair_lungs(right, (60.0, 45.0, 100.0, 122.0))
+    assert low_apex["left"][1] == 20.0 and low_apex["left"][3] == 122.0
+    # the right hemidiaphragm may lie a little higher than the left without any change
+    assert pair_lungs((10.0, 20.0, 50.0, 114.0), (60.0, 20.0, 100.0, 120.0))["right"][3] == 114.0
+
+
+@pytest.mark.parametrize("layout", ["off_centre", "wide_field"])
+def test_a_real_radiograph_off_centre_or_with_a_collimated_border_is_found(
+    jsrt_dir, layout
+) -> None:
+    """A patient off-centre on a landscape detector, or a wide field with a dark collimated
+    border: the boxes are found on the image's content, where they are without the border."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(jsrt_dir / "1.jpg").convert("L"), np.float32) / 255
+    h, w = pixels.shape
+    shape, (y, x) = ((h, int(1.3 * w)), (0, w // 4))
+    if layout == "wide_field":
+        shape, (y, x) = ((int(1.35 * h), int(1.2 * w)), (int(0.05 * h), w // 10))
+    canvas = np.full(shape, 0.05, np.float32)
+    canvas[y : y + h, x : x + w] = pixels
+    plain, placed = find_lung_fields(pixels), find_lung_fields(canvas)
+    for side in ("right", "left"):
+        a, b = getattr(plain, side).box, getattr(placed, side).box
+        assert getattr(placed, side).source == "detected"
+        for got, want in ((b.x0, a.x0 + x), (b.x1, a.x1 + x), (b.y0, a.y0 + y), (b.y1, a.y1 + y)):
+            assert got == pytest.approx(want, abs=0.04 * w), (side, a, b)

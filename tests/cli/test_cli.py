@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from explainmyxray.cli.app import main
+from explainmyxray.cli.running import EXIT_NOTHING_PRODUCED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,3 +107,25 @@ def test_doctor_json_reports_python_extras_and_models():
 @pytest.mark.parametrize("args", [["run"], ["models"], ["nonsense"]])
 def test_usage_errors_exit_2(args):
     assert cli(*args).returncode == 2
+
+
+def test_a_quality_error_stops_the_case_before_localization_and_fails_the_run(
+    tmp_path, shared_data, capsys
+):
+    dog = shared_data / "dicom" / "veterinary_thorax_dx_monochrome1.dcm"
+    out = tmp_path / "out"
+    args = ["run", "default", str(dog), "--report", "FINDINGS: Cardiomegaly.", "--out", str(out)]
+    assert main(args) == EXIT_NOTHING_PRODUCED  # its only case stopped: nothing was produced
+    printed = capsys.readouterr()
+    assert "1 failed" in printed.out
+    assert "stopped by the quality gate (lateral_view, not_frontal_chest, non_human)" in printed.out
+    [report] = out.glob("cases/*/report.json")
+    case = json.loads(report.read_text())
+    assert [e["error_type"] for e in case["errors"]] == ["QualityGateError"]
+    assert case["anatomy"] == [] and case["groundings"] == [] and case["report"] is None
+    assert [p.name for p in report.parent.iterdir()] == ["report.json"]
+    assert {f["code"] for f in case["quality"] if f["severity"] == "error"} == {
+        "lateral_view",
+        "not_frontal_chest",
+        "non_human",
+    }

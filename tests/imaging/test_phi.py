@@ -8,8 +8,9 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import UID
 
-from explainmyxray.core.case import Case
+from explainmyxray.core.case import Case, CaseError
 from explainmyxray.core.context import StepContext
+from explainmyxray.core.errors import QualityGateError
 from explainmyxray.plugins.preprocess_image import ImageOptions, preprocess
 
 from .conftest import DICOM_FILES, pydicom_file
@@ -59,8 +60,14 @@ def _serialised_case(path, keep_phi: bool) -> str:
         stage="preprocess", plugin="image", options=ImageOptions(), keep_phi=keep_phi
     )
     [image] = preprocess([case], step)
-    assert not isinstance(image, Exception), image
-    case.image = image
+    if isinstance(image, QualityGateError):  # a stopped case's message must not leak either
+        kind = "QualityGateError"
+        case.errors.append(
+            CaseError(stage="preprocess", plugin="image", error_type=kind, message=str(image))
+        )
+    else:
+        assert not isinstance(image, Exception), image
+        case.image = image
     return json.dumps(case.to_report())
 
 

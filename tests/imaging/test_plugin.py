@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 from pydantic import ValidationError
 
 from explainmyxray.core.case import Case, QualityFlag, XrayImage
 from explainmyxray.core.context import StepContext
-from explainmyxray.core.errors import InputError
+from explainmyxray.core.errors import InputError, QualityGateError
 from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import parse_pipeline
 from explainmyxray.plugins.preprocess_image import ImageOptions
@@ -71,7 +72,7 @@ def test_one_bad_file_fails_only_its_case(host, tmp_path):
 def test_options_reach_the_reader(host, tmp_path):
     negative = _png(tmp_path / "neg.png", 1 - synthetic_chest())
     case = Case(id="neg", source=str(negative))
-    [image] = host.call_stage("preprocess", "image", [case], _step())
+    [image] = host.call_stage("preprocess", "image", [case], _step(on_quality_error="continue"))
     assert [f.code for f in case.quality] == ["inverted"]
     case = Case(id="neg", source=str(negative))
     [fixed] = host.call_stage("preprocess", "image", [case], _step(fix_inverted="always"))
@@ -104,7 +105,8 @@ def test_unexpected_decoder_errors_become_input_errors(host, tmp_path, monkeypat
 
 def test_a_pipeline_run_writes_flags_and_errors(host, tmp_path):
     pipeline = parse_pipeline(
-        "name: t\ndevice: cpu\nstages:\n  - stage: preprocess\n    plugin: image\n",
+        "name: t\ndevice: cpu\nstages:\n  - stage: preprocess\n    plugin: image\n"
+        "    options:\n      on_quality_error: continue\n",
         host,
         source="t.yaml",
     )
@@ -122,3 +124,37 @@ def test_a_pipeline_run_writes_flags_and_errors(host, tmp_path):
     failed = by_source[str(empty)]
     assert failed["errors"][0]["error_type"] == "InputError"
     assert "the file is empty" in failed["errors"][0]["message"]
+
+
+def test_quality_errors_stop_the_case_naming_every_error_flag(host):
+    vet = shared_file("dicom/veterinary_thorax_dx_monochrome1.dcm")
+    case = Case(id="dog", source=str(vet))
+    [result] = host.call_stage("preprocess", "image", [case], _step())
+    assert isinstance(result, QualityGateError)
+    assert result.codes == ["lateral_view", "not_frontal_chest", "non_human"]
+    message = str(result)
+    assert message.startswith("veterinary_thorax_dx_monochrome1.dcm: stopped by the quality gate")
+    assert "non-human subject ('canine'" in message and "on_quality_error: continue" in message
+    flags = {f.code: f.severity for f in case.quality}
+    assert flags["non_human"] == flags["lateral_view"] == flags["not_frontal_chest"] == "error"
+
+
+def test_view_flags_are_warnings_where_a_lateral_view_is_welcome(host, tmp_path):
+    lateral = tmp_path / "lateral.dcm"
+    ds = pydicom.dcmread(shared_file("dicom/siim_chest_cr_jpeg.dcm"))
+    ds.ViewPosition = "LL"
+    ds.save_as(lateral)
+    stopped = Case(id="lat", source=str(lateral))
+    [result] = host.call_stage("preprocess", "image", [stopped], _step())
+    assert isinstance(result, QualityGateError) and result.codes == ["lateral_view"]
+    welcome = Case(id="lat", source=str(lateral))
+    [image] = host.call_stage("preprocess", "image", [welcome], _step(frontal_required=False))
+    assert isinstance(image, XrayImage)
+    assert [(f.code, f.severity) for f in welcome.quality] == [("lateral_view", "warning")]
+
+
+def test_warnings_do_not_stop_a_case(host, tmp_path):
+    small = Case(id="small", source=str(_png(tmp_path / "s.png", synthetic_chest(200, 180))))
+    [image] = host.call_stage("preprocess", "image", [small], _step())
+    assert isinstance(image, XrayImage)
+    assert [(f.code, f.severity) for f in small.quality] == [("small_image", "warning")]
