@@ -20,6 +20,7 @@ COMMANDS = {
     "train": "Fine-tune the report generator (QLoRA) on PadChest or JSONL data.",
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
     "label": "Label free-text reports into structured report.json cases (rule-based).",
+    "serve": "Serve a pipeline as an HTTP job service (upload, queue, batch, fetch results).",
 }
 
 
