@@ -101,6 +101,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            _count_rejection(scope)
             await _reject(send, 413, self._message())
             return
         seen = 0
@@ -114,6 +115,7 @@ class BodyLimit:
                 if seen > self.max_bytes:
                     # FastAPI passes an HTTPException raised while reading the body through to
                     # its exception handler, which answers with this status and detail
+                    _count_rejection(scope)
                     raise HTTPException(413, self._message())
             return message
 
@@ -128,6 +130,12 @@ class BodyLimit:
             if started or exc.status_code != 413:
                 raise
             await _reject(send, 413, str(exc.detail))
+
+
+def _count_rejection(scope: Scope) -> None:
+    service = getattr(scope["app"].state, "service", None)
+    if service is not None:
+        service.metrics.rejected.labels("413").inc()
 
 
 async def _reject(send: Send, status: int, detail: str) -> None:

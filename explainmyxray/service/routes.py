@@ -143,10 +143,11 @@ def build_router(settings: ServiceSettings) -> APIRouter:
     @router.delete("/jobs/{job_id}", response_model=JobView, responses={404: {}, 409: {}})
     def cancel_job(job_id: str, service: ServiceDep) -> JobView:
         """Cancel a job: its queued and running cases are dropped; finished ones are kept."""
-        state = service.store.cancel(job_id)
-        if state is None:
+        outcome = service.store.cancel(job_id)
+        if outcome is None:
             raise HTTPException(404, f"no job {job_id}")
-        if state != "cancelled":
+        state, cancelled = outcome
+        if not cancelled:
             raise HTTPException(409, f"job {job_id} already ended ({state})")
         service.job_ended(job_id)
         return job_view(_job(service, job_id), service.engine.name)

@@ -277,16 +277,17 @@ class JobStore:
         )
         return int(row[0])
 
-    def cancel(self, job_id: str) -> str | None:
+    def cancel(self, job_id: str) -> tuple[str, bool] | None:
         """Cancel a job that has not ended: its queued and running cases become cancelled (a
-        running batch's results for them are discarded). Returns the job's state afterwards."""
+        running batch's results for them are discarded). Returns the job's state afterwards and
+        whether this call cancelled it; None for an unknown job."""
         now = time.time()
         with self._write() as db:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
             if row["state"] in TERMINAL:
-                return str(row["state"])
+                return str(row["state"]), False
             db.execute(
                 "UPDATE cases SET state = 'cancelled', finished = ?"
                 " WHERE job_id = ? AND state IN ('queued', 'running')",
@@ -297,7 +298,7 @@ class JobStore:
                 " CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END WHERE id = ?",
                 (now, now, job_id),
             )
-        return "cancelled"
+        return "cancelled", True
 
     def set_callback_state(self, job_id: str, state: str) -> None:
         with self._write() as db:
