@@ -226,6 +226,25 @@ def test_the_callback_is_called_when_the_job_ends_and_only_allowed_hosts_are(cli
         receiver.shutdown()
 
 
+def test_no_patient_identifier_reaches_a_report_the_job_or_the_log(server, client, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ..imaging.conftest import write_dicom
+
+    pixels = np.asarray(Image.open(NIH).convert("L"))
+    dicom = write_dicom(
+        tmp_path / "Doe_Jane_MRN-4711.dcm", pixels, PatientName="Doe^Jane", PatientID="MRN-4711"
+    )
+    job_id = submit(client, [dicom]).json()["id"]
+    job = wait_job(client, job_id)
+    assert job["state"] == "finished" and job["cases"][0]["media"] == "dicom"
+    report = client.get(job["cases"][0]["report"]).text
+    for text in (report, json.dumps(job), client.get(job["viewer"]).text, server.output()):
+        for identifier in ("Doe", "Jane", "MRN-4711"):
+            assert identifier not in text
+
+
 def test_operations_endpoints(client):
     ready = client.get("/readyz").json()
     assert ready["ready"] is True and ready["pipeline"] == "light" and ready["batch_size"] == 4
@@ -247,3 +266,6 @@ def test_operations_endpoints(client):
     assert "swagger-ui" in client.get("/docs").text
     page = client.get("/")
     assert page.status_code == 200 and 'id="upload-form"' in page.text
+    # CORS is off unless --cors-origin is given: no browser on another origin may read answers
+    other = client.get("/v1/jobs", headers={"Origin": "https://elsewhere.example"})
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
