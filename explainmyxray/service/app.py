@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .callbacks import deliver
 from .engine_adapter import ServingEngine
+from .job_options import allowed_options
 from .limits import BodyLimit, TokenBucket
 from .metrics import ServiceMetrics
 from .settings import ServiceSettings
@@ -134,7 +135,9 @@ def create_app(settings: ServiceSettings, engine: ServingEngine) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Idempotency-Key", "Content-Type"],
         )
-    app.include_router(build_router(settings))
+    app.include_router(
+        build_router(settings, allowed_options(engine.pipeline, settings.job_options))
+    )
     app.include_router(ops_router(settings))
     app.include_router(page_router)
     return app

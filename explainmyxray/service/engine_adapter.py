@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.case import Case, CaseError
 from ..core.results import write_case_report
+from .job_options import Overrides, apply_options, variant_key
+
+if TYPE_CHECKING:
+    from ..core.orchestrator import Orchestrator
 
 log = logging.getLogger(__name__)
+
+MAX_VARIANTS = 8
+"""Pipeline variants (distinct per-job options) kept ready at once."""
 
 
 @dataclass
@@ -47,8 +55,11 @@ class ServingEngine:
 
         self.host = PluginHost(allow=allow or None, block=block or [])
         self.pipeline = load_pipeline(resolve_pipeline(pipeline_ref), self.host)
+        self.device = device
         self._orchestrator = Orchestrator(self.host, self.pipeline, device=device)
         self.plan = self._orchestrator.plan
+        self._variants: OrderedDict[str, Orchestrator] = OrderedDict()
+        self._retired_seconds: Counter[str] = Counter()
 
     @property
     def name(self) -> str:
@@ -85,9 +96,31 @@ class ServingEngine:
                     missing.append(f"{request.name}: weights not found")
         return missing
 
-    def run_batch(self, cases: list[Case]) -> list[Case]:
-        """Run every step over ``cases`` in place; models stay loaded for the next batch."""
-        return self._orchestrator.run_batch(cases, more_batches=True)
+    def check_options(self, overrides: Overrides) -> None:
+        """Raise :class:`JobOptionsError` unless the steps' option models accept ``overrides``."""
+        apply_options(self.pipeline, overrides)
+
+    def run_batch(self, cases: list[Case], overrides: Overrides | None = None) -> list[Case]:
+        """Run every step over ``cases`` in place, with a job's options if any; models stay
+        loaded for the next batch (a variant shares the resident models)."""
+        return self._variant(overrides or {}).run_batch(cases, more_batches=True)
+
+    def _variant(self, overrides: Overrides) -> Orchestrator:
+        key = variant_key(overrides)
+        if not key:
+            return self._orchestrator
+        if key not in self._variants:
+            from ..core.orchestrator import Orchestrator
+
+            variant = apply_options(self.pipeline, overrides)
+            self._variants[key] = Orchestrator(
+                self.host, variant, device=self.device, manager=self._orchestrator.manager
+            )
+            if len(self._variants) > MAX_VARIANTS:
+                _, oldest = self._variants.popitem(last=False)
+                self._retired_seconds.update(oldest.stage_seconds)
+        self._variants.move_to_end(key)
+        return self._variants[key]
 
     def write_case(self, case: Case, out_dir: Path) -> None:
         """Write the case's folder under ``out_dir/cases/<id>/`` as ``explainmyxray run`` does;
@@ -114,8 +147,11 @@ class ServingEngine:
         resident: Counter[str] = Counter()
         for r in manager.resident():
             resident[r.device] += r.charged
+        seconds = Counter(self._orchestrator.stage_seconds) + self._retired_seconds
+        for variant in list(self._variants.values()):
+            seconds.update(variant.stage_seconds)
         return EngineStats(
-            stage_seconds=dict(self._orchestrator.stage_seconds),
+            stage_seconds=dict(seconds),
             loads=dict(manager.stats.loads),
             evictions=dict(manager.stats.unloads),
             parks=dict(manager.stats.parks),

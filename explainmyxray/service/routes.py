@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from ..core.inputs import case_id
 from ..core.results import REPORT_FILE, case_dir
 from .app import Service, ServiceDep
 from .callbacks import CallbackRejected, check_callback
+from .job_options import JobOptionsError, parse_options, variant_key
 from .limits import client_key, require_token, too_many
 from .settings import ServiceSettings
 from .store import IdempotencyConflict, NewCase, new_id
@@ -24,7 +26,7 @@ def _reject(service: Service, status: int, detail: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail)
 
 
-def build_router(settings: ServiceSettings) -> APIRouter:
+def build_router(settings: ServiceSettings, allowed: dict[str, set[str]]) -> APIRouter:
     router = APIRouter(
         prefix="/v1",
         tags=["jobs"],
@@ -53,6 +55,13 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         ] = None,
         callback_url: Annotated[
             str | None, Form(description="called (POST, JSON) when the job ends")
+        ] = None,
+        options: Annotated[
+            str | None,
+            Form(
+                description='pipeline options, JSON: {"stage:plugin": {"option": value}}; only '
+                "those the service allows (--job-option)"
+            ),
         ] = None,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
@@ -88,10 +97,16 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             except CallbackRejected as exc:
                 raise _reject(service, 422, str(exc)) from None
         try:
+            overrides = parse_options(options, allowed)
+            service.engine.check_options(overrides)
+        except JobOptionsError as exc:
+            raise _reject(service, 422, str(exc)) from None
+        try:
             uploads = [inspect(i, f.file, f.filename) for i, f in enumerate(files)]
         except UnsupportedMedia as exc:
             raise _reject(service, 415, str(exc)) from None
-        digest = request_hash(uploads, report, callback_url)
+        canonical = json.dumps(overrides, sort_keys=True)
+        digest = request_hash(uploads, report, callback_url, canonical)
         try:
             existing = idempotency_key and service.store.find_idempotent(
                 client, idempotency_key, digest
@@ -121,6 +136,8 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             report_text=report,
             callback_url=callback_url or None,
             idempotency_key=idempotency_key,
+            options=overrides,
+            variant=variant_key(overrides),
         )
         if holder != job_id:  # the same key won a race a moment ago
             shutil.rmtree(settings.job_dir(job_id), ignore_errors=True)

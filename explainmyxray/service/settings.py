@@ -22,6 +22,8 @@ class ServiceSettings:
     rate_burst: int = 60
     max_active_jobs: int = 64
     """Queued or running jobs one client may have at once."""
+    job_options: list[str] = field(default_factory=list)
+    """Step options a job may set, as ``stage:plugin.option``."""
     callback_hosts: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)
     shutdown_timeout_s: float = 30.0

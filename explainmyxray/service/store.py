@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     callback_url TEXT,
     callback_state TEXT,
     idempotency_key TEXT,
-    request_hash TEXT NOT NULL
+    request_hash TEXT NOT NULL,
+    options TEXT,
+    variant TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
     ON jobs(client, idempotency_key) WHERE idempotency_key IS NOT NULL;
@@ -97,6 +99,8 @@ class ClaimedCase:
 class Batch:
     id: str
     cases: tuple[ClaimedCase, ...]
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The per-job pipeline options every case of this batch shares."""
 
     @property
     def job_ids(self) -> list[str]:
@@ -192,6 +196,8 @@ class JobStore:
         report_text: str | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        options: dict[str, dict[str, Any]] | None = None,
+        variant: str = "",
     ) -> str:
         """Insert a job and its cases in one transaction; returns the id of the job that holds
         the request (an earlier one when the same Idempotency-Key won a race)."""
@@ -200,8 +206,8 @@ class JobStore:
             with self._write() as db:
                 db.execute(
                     "INSERT INTO jobs (id, client, state, created, updated, report_text,"
-                    " callback_url, idempotency_key, request_hash)"
-                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    " callback_url, idempotency_key, request_hash, options, variant)"
+                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         job_id,
                         client,
@@ -211,6 +217,8 @@ class JobStore:
                         callback_url,
                         idempotency_key,
                         request_hash,
+                        json.dumps(options) if options else None,
+                        variant,
                     ),
                 )
                 db.executemany(
@@ -326,20 +334,25 @@ class JobStore:
     def claim_batch(self, size: int) -> Batch | None:
         """Take up to ``size`` queued cases as one batch, fairly: round-robin over jobs (every
         job's first queued case, oldest job first, then every job's second one...), so a large
-        job shares the engine with small ones instead of going first in full."""
+        job shares the engine with small ones instead of going first in full. A batch holds one
+        pipeline variant: the one of the oldest job waiting."""
         now = time.time()
         with self._write() as db:
+            oldest = db.execute(
+                "SELECT j.variant, j.options FROM jobs j WHERE EXISTS (SELECT 1 FROM cases c"
+                " WHERE c.job_id = j.id AND c.state = 'queued') ORDER BY j.created, j.id LIMIT 1"
+            ).fetchone()
+            if oldest is None:
+                return None
             rows = db.execute(
                 "SELECT q.job_id, q.position, q.case_id, q.source, j.report_text FROM ("
                 "  SELECT job_id, position, case_id, source,"
                 "   ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY position) AS turn"
                 "  FROM cases WHERE state = 'queued'"
-                ") q JOIN jobs j ON j.id = q.job_id"
+                ") q JOIN jobs j ON j.id = q.job_id WHERE j.variant = ?"
                 " ORDER BY q.turn, j.created, j.id LIMIT ?",
-                (size,),
+                (oldest["variant"], size),
             ).fetchall()
-            if not rows:
-                return None
             batch_id = new_id()[:12]
             db.executemany(
                 "UPDATE cases SET state = 'running', batch_id = ?, attempts = attempts + 1,"
@@ -360,7 +373,7 @@ class JobStore:
             ClaimedCase(r["job_id"], r["position"], r["case_id"], r["source"], r["report_text"])
             for r in rows
         )
-        return Batch(batch_id, cases)
+        return Batch(batch_id, cases, json.loads(oldest["options"]) if oldest["options"] else {})
 
     def finish_batch(
         self, batch: Batch, outcomes: Sequence[CaseOutcome]

@@ -109,7 +109,7 @@ class BatchWorker:
         cases = [
             Case(id=c.case_id, source=c.source, supplied_report=c.report_text) for c in batch.cases
         ]
-        self.engine.run_batch(cases)
+        self.engine.run_batch(cases, batch.options)
         outcomes = []
         for claimed, case in zip(batch.cases, cases, strict=True):
             self.engine.write_case(case, self.settings.job_dir(claimed.job_id))

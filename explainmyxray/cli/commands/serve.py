@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="queued or running jobs per client (default 64)",
     )
     parser.add_argument(
+        "--job-option",
+        action="append",
+        default=[],
+        metavar="STAGE:PLUGIN.OPTION",
+        help="a step option a job may set in its 'options' field (repeatable; none by default)",
+    )
+    parser.add_argument(
         "--callback-host",
         action="append",
         default=[],
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         rate_per_minute=args.rate_limit,
         rate_burst=max(1, int(args.rate_limit // 2)),
         max_active_jobs=args.max_active_jobs,
+        job_options=list(args.job_option),
         callback_hosts=list(args.callback_host),
         cors_origins=list(args.cors_origin),
         shutdown_timeout_s=args.shutdown_timeout,
