@@ -219,21 +219,7 @@ class Orchestrator:
         )
 
     def _write(self, case: Case, out_dir: Path, summary: RunSummary) -> None:
-        write_case_report(case, out_dir)
-        for writer in self.case_writers:
-            try:
-                writer(case, out_dir / "cases" / case.id)
-            except Exception as exc:
-                log.exception("writing outputs of %s failed", case.id)
-                case.errors.append(
-                    CaseError(
-                        stage="output",
-                        plugin=getattr(writer, "__name__", "writer"),
-                        error_type=type(exc).__name__,
-                        message=str(exc),
-                    )
-                )
-                write_case_report(case, out_dir)
+        write_case(case, out_dir, self.case_writers)
         if case.failed:
             summary.failed += 1
             summary.failures.append((case.id, case.source, list(case.errors)))
@@ -335,6 +321,26 @@ class Orchestrator:
             CaseError(stage=stage, plugin=plugin, error_type=type(exc).__name__, message=str(exc))
         )
         self.host.notify("on_stage_error", stage=stage, plugin=plugin, case=case, error=exc)
+
+
+def write_case(case: Case, out_dir: Path, case_writers: Sequence[CaseWriter] = ()) -> None:
+    """Write ``out_dir/cases/<id>/``: ``report.json``, then each writer's files; a writer that
+    fails becomes an ``output`` error of the case (and the report is written again with it)."""
+    write_case_report(case, out_dir)
+    for writer in case_writers:
+        try:
+            writer(case, out_dir / "cases" / case.id)
+        except Exception as exc:
+            log.exception("writing outputs of %s failed", case.id)
+            case.errors.append(
+                CaseError(
+                    stage="output",
+                    plugin=getattr(writer, "__name__", "writer"),
+                    error_type=type(exc).__name__,
+                    message=str(exc),
+                )
+            )
+            write_case_report(case, out_dir)
 
 
 def _land(stage: str, plugin: str, case: Case, result: Any) -> None:

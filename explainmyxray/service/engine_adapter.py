@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.case import Case, CaseError
-from ..core.results import write_case_report
+from ..core.case import Case
 from .job_options import Overrides, apply_options, variant_key
 
 if TYPE_CHECKING:
@@ -123,24 +122,11 @@ class ServingEngine:
         return self._variants[key]
 
     def write_case(self, case: Case, out_dir: Path) -> None:
-        """Write the case's folder under ``out_dir/cases/<id>/`` as ``explainmyxray run`` does;
-        a writer that fails becomes an ``output`` error of the case."""
+        """Write the case's folder under ``out_dir/cases/<id>/`` as ``explainmyxray run`` does."""
+        from ..core.orchestrator import write_case
         from ..outputs import write_case_outputs
 
-        write_case_report(case, out_dir)
-        try:
-            write_case_outputs(case, out_dir / "cases" / case.id)
-        except Exception as exc:
-            log.exception("writing the outputs of case %s failed", case.id)
-            case.errors.append(
-                CaseError(
-                    stage="output",
-                    plugin="write_case_outputs",
-                    error_type=type(exc).__name__,
-                    message=str(exc),
-                )
-            )
-            write_case_report(case, out_dir)
+        write_case(case, out_dir, [write_case_outputs])
 
     def stats(self) -> EngineStats:
         manager = self._orchestrator.manager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,23 +11,14 @@ from PIL import Image
 
 from explainmyxray.outputs import write_index
 
+from ..browser import HEADLESS_FLAGS, find_browser
 from .builders import failed_case, full_case, no_findings_case
 
 pytestmark = pytest.mark.browser
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _browser() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip(f"no headless browser found (looked for {', '.join(BROWSERS)})")
-
 
 def test_index_renders_in_a_headless_browser(cxr: Path, tmp_path: Path) -> None:
-    browser = _browser()
+    browser = find_browser()
     run_dir = tmp_path / "run"
     cases = [
         full_case(cxr / "nih_00000001_000.png", "nih-0001"),
@@ -40,12 +30,7 @@ def test_index_renders_in_a_headless_browser(cxr: Path, tmp_path: Path) -> None:
     command = [
         browser,
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         f"--screenshot={screenshot}",
         "--window-size=1400,2000",

@@ -3,23 +3,14 @@ job, see the overlay (with its coloured regions) and the findings, open the run 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+from ..browser import HEADLESS_FLAGS, find_browser
 from .server import REPORT, Server
 
 pytestmark = pytest.mark.browser
 
 PIPELINE = "default"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # share of clearly coloured (not grey) pixels in the overlay as drawn on the page
 _COLOURED = """img => {
@@ -39,14 +30,15 @@ _COLOURED = """img => {
 
 def test_the_page_uploads_a_radiograph_and_shows_its_overlay_and_findings(shared_data, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium on this machine")
+    browser = find_browser()
     server = Server(PIPELINE, tmp_path / "data", "--batch-window-ms", "0").start()
     try:
         with sync_api.sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=browser, headless=True, args=FLAGS
+                str(tmp_path / "profile"),
+                executable_path=browser,
+                headless=True,
+                args=list(HEADLESS_FLAGS),
             )
             try:
                 page = context.new_page()
