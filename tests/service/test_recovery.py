@@ -8,6 +8,7 @@ import json
 import signal
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,12 +57,7 @@ def test_kill_9_mid_job_then_restart_finishes_every_case_exactly_once(
     cases_dir = data / "jobs" / job_id / "cases"
     written = {c: (cases_dir / c / "report.json").stat().st_mtime_ns for c in done_before}
 
-    second = Server(one_per_batch, data, "--batch-window-ms", "0").start()
-    try:
-        with second.client() as client:
-            job = wait_job(client, job_id)
-    finally:
-        second.stop()
+    job, log = _finish_after_restart(one_per_batch, data, job_id)
     assert job["state"] == "finished" and job["counts"] == {"finished": len(images)}
     assert [c["index"] for c in job["cases"]] == list(range(len(images)))
     assert sorted(p.name for p in cases_dir.iterdir()) == sorted(c["case"] for c in job["cases"])
@@ -76,15 +72,34 @@ def test_kill_9_mid_job_then_restart_finishes_every_case_exactly_once(
     interrupted = [r["case_id"] for r in before if r["state"] == "running"]
     attempts = {c["case"]: c["attempts"] for c in job["cases"]}
     assert all(attempts[c] == 2 for c in interrupted)
-    assert "re-queued" in second.output()
+    assert "re-queued" in log
 
 
-def test_sigterm_lets_the_running_batch_finish_and_a_restart_runs_the_rest(
-    one_per_batch, shared_data, tmp_path
+@pytest.mark.parametrize(
+    ("timeout", "said"),
+    [("60", "the running batch finished"), ("0", "the running batch was re-queued")],
+)
+def test_sigterm_finishes_or_requeues_the_running_batch_and_a_restart_runs_the_rest(
+    one_per_batch, tmp_path, timeout, said
 ):
-    images = sorted((shared_data / "cxr").glob("nih_*.png"))
+    from pydicom.data import get_testdata_file
+
+    dicom = Path(get_testdata_file("RG1_UNCR.dcm"))  # 1955 x 1841: seconds per case
+    images = []
+    for i in range(3):
+        images.append(tmp_path / f"{i}.dcm")
+        images[-1].symlink_to(dicom)
     data = tmp_path / "data"
-    server = Server(one_per_batch, data, "--batch-window-ms", "0").start()
+    server = Server(
+        one_per_batch,
+        data,
+        "--batch-window-ms",
+        "0",
+        "--max-upload-mb",
+        "64",
+        "--shutdown-timeout",
+        timeout,
+    ).start()
     with server.client() as client:
         job_id = submit(client, images).json()["id"]
         deadline = time.monotonic() + 60
@@ -93,16 +108,19 @@ def test_sigterm_lets_the_running_batch_finish_and_a_restart_runs_the_rest(
             time.sleep(0.02)
     status = server.stop()
     assert status in (0, -signal.SIGTERM), server.output()
-    assert "the running batch finished" in server.output()
-    after = _rows(data, job_id)
-    assert not [r for r in after if r["state"] == "running"]
-    assert any(r["state"] == "finished" for r in after)
+    assert said in server.output()
+    assert not [r for r in _rows(data, job_id) if r["state"] == "running"]
 
-    again = Server(one_per_batch, data, "--batch-window-ms", "0").start()
-    try:
-        with again.client() as client:
-            job = wait_job(client, job_id)
-    finally:
-        again.stop()
+    job, _ = _finish_after_restart(one_per_batch, data, job_id)
     assert job["counts"] == {"finished": len(images)}
     assert all(c["attempts"] == 1 for c in job["cases"])
+
+
+def _finish_after_restart(pipeline, data, job_id):
+    server = Server(pipeline, data, "--batch-window-ms", "0").start()
+    try:
+        with server.client() as client:
+            job = wait_job(client, job_id)
+    finally:
+        server.stop()
+    return job, server.output()
