@@ -47,27 +47,26 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "default_cpu.json")
     args = parser.parse_args()
 
-    from explainmyxray.core.orchestrator import Orchestrator
     from explainmyxray.outputs import write_case_outputs, write_index
-    from explainmyxray.pipelines.loader import load_pipeline
-    from explainmyxray.pipelines.shipped import resolve_pipeline
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.registry.plugins import PluginHost
 
     sources = inputs()
     runs = []
     for _ in range(args.repeat):
-        host = PluginHost(discover=False)
-        pipeline = load_pipeline(resolve_pipeline("default"), host)
-        orchestrator = Orchestrator(
-            host,
-            pipeline,
-            device="cpu",
-            case_writers=[write_case_outputs],
-            run_writers=[lambda out, cases: write_index(out, cases, title="t", pipeline_name="d")],
-        )
         out = Path(tempfile.mkdtemp(prefix="emx-bench-"))
         start = time.perf_counter()
-        summary = orchestrator.run(sources, out, report_text=REPORT)
+        with Engine(PluginHost(discover=False), device="cpu", retain=False) as engine:
+            summary = engine.run(
+                "default",
+                sources,
+                out,
+                report_text=REPORT,
+                case_writers=[write_case_outputs],
+                run_writers=[
+                    lambda out, cases: write_index(out, cases, title="t", pipeline_name="d")
+                ],
+            )
         wall = time.perf_counter() - start
         shutil.rmtree(out)
         runs.append({"wall": wall, "summary": summary.to_dict()})

@@ -53,7 +53,10 @@ class Built:
 
 
 def build_medgemma(folder: Path, tiny: bool, device: str) -> Built:
-    from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b, build_tiny_medgemma
+    from explainmyxray.models.vision_language.medgemma.tiny import (
+        build_random_medgemma_4b,
+        build_tiny_medgemma,
+    )
 
     if tiny:
         done = (folder / "config.json").is_file()
@@ -62,7 +65,7 @@ def build_medgemma(folder: Path, tiny: bool, device: str) -> Built:
 
 
 def build_paligemma(folder: Path, tiny: bool, device: str) -> Built:
-    from explainmyxray.models.paligemma.tiny import build_tiny_paligemma
+    from explainmyxray.models.vision_language.paligemma.tiny import build_tiny_paligemma
 
     if (folder / "config.json").is_file():
         return Built(folder)
@@ -87,7 +90,7 @@ def build_random_paligemma_3b(out: Path, device: str) -> Path:
         SiglipImageProcessor,
     )
 
-    from explainmyxray.models.paligemma.tiny import build_tokenizer, real_config
+    from explainmyxray.models.vision_language.paligemma.tiny import build_tokenizer, real_config
 
     side = 896
     image_processor = SiglipImageProcessor(
@@ -141,14 +144,14 @@ def build_chexbert_model(folder: Path, tiny: bool, device: str) -> Built:
 
 
 def build_medsam(folder: Path, tiny: bool, device: str) -> Built:
-    from explainmyxray.models.medsam.runner import CHECKPOINT_NAME
+    from explainmyxray.models.sam.medsam.runner import CHECKPOINT_NAME
 
     path = folder / CHECKPOINT_NAME
     architecture = "tiny" if tiny else "vit_b"
     if not path.is_file():
         import torch
 
-        from explainmyxray.models.medsam.architecture import build_sam_network
+        from explainmyxray.models.sam.medsam.architecture import build_sam_network
 
         folder.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(0)
@@ -184,12 +187,12 @@ def test_image(side: int = 1024) -> np.ndarray:
 
 
 def forward_generate(runner: Any, module: str) -> str:
-    from explainmyxray.models.medgemma.generation import GenerationSettings, to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import GenerationSettings, to_pil
 
     if module == "medgemma":
-        from explainmyxray.models.medgemma.generation import generate_batch
+        from explainmyxray.models.vision_language.medgemma.generation import generate_batch
     else:
-        from explainmyxray.models.paligemma.generation import generate_batch
+        from explainmyxray.models.vision_language.paligemma.generation import generate_batch
     settings = GenerationSettings(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS)
     answers = generate_batch(runner, [to_pil(test_image())], [PROMPT], settings)
     return f"{len(answers)} answer, {NEW_TOKENS} new tokens"

@@ -170,7 +170,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     out: dict[str, Path] = {}
     if tiny:
         from explainmyxray.models.biomedclip.tiny import build_tiny_biomedclip
-        from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+        from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
         out["medgemma"] = build_tiny_medgemma(models / "medgemma")
         out["biomedclip"] = build_tiny_biomedclip(models / "biomedclip")
@@ -178,7 +178,7 @@ def build_models(work: Path, tiny: bool) -> dict[str, Path]:
     else:
         from retrieval_gpu import random_folder
 
-        from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b
+        from explainmyxray.models.vision_language.medgemma.tiny import build_random_medgemma_4b
 
         out["medgemma"] = build_random_medgemma_4b(models / "medgemma", "cuda")
         out["biomedclip"] = random_folder(models / "biomedclip")
@@ -260,14 +260,13 @@ stages:
 
 
 def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str, Any]:
-    from explainmyxray.core.orchestrator import Orchestrator
-    from explainmyxray.pipelines.loader import load_pipeline
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.registry.plugins import PluginHost
 
     observer = StageMemory()
     host = PluginHost(extra_plugins=[("benchmark-observer", observer.hookimpls())])
-    pipeline = load_pipeline(pipeline_file, host)
-    orchestrator = Orchestrator(host, pipeline)
+    engine = Engine(host, retain=False)
+    planned = engine.plan(pipeline_file)
     plan = {
         ps.step.label: [
             {
@@ -278,17 +277,18 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
             }
             for r in ps.models
         ]
-        for ps in orchestrator.plan.steps
+        for ps in planned.steps
     }
     start = time.perf_counter()
-    summary = orchestrator.run(inputs, out, force=True)
+    with engine:
+        summary = engine.run(pipeline_file, inputs, out, force=True)
     wall = time.perf_counter() - start
-    stats = orchestrator.manager.stats
+    stats = engine.manager.stats
     return {
         "wall_seconds": round(wall, 3),
         "summary": summary.to_dict(),
         "plan": plan,
-        "predicted_peak_bytes": orchestrator.plan.peak,
+        "predicted_peak_bytes": planned.peak,
         "stages": observer.rows,
         "loads": dict(stats.loads),
         "parks": dict(stats.parks),
@@ -299,8 +299,8 @@ def run_pipeline(pipeline_file: Path, inputs: list[Path], out: Path) -> dict[str
 
 def load_runner(weights: Path, precision: str, device: str):
     from explainmyxray.core.plugin_api import LoadRequest
-    from explainmyxray.models.medgemma.runner import MedGemmaRunner
-    from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+    from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+    from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
     runner = MedGemmaRunner(medgemma_4b_spec())
     start = time.perf_counter()
@@ -310,7 +310,7 @@ def load_runner(weights: Path, precision: str, device: str):
 
 def pil_images(inputs: list[Path]):
     from explainmyxray.imaging import read_xray
-    from explainmyxray.models.medgemma.generation import to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import to_pil
 
     return [to_pil(read_xray(p)[0].pixels) for p in inputs]
 
@@ -328,9 +328,16 @@ def throughput(
     """Reports per minute over ``images`` (one warm-up batch first, not counted)."""
     import torch
 
-    from explainmyxray.models.medgemma.fast import FastGenerator, FastSettings, generate_fast
-    from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch
-    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.medgemma.fast import (
+        FastGenerator,
+        FastSettings,
+        generate_fast,
+    )
+    from explainmyxray.models.vision_language.medgemma.generation import (
+        GenerationSettings,
+        generate_batch,
+    )
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
 
     prompt = build_prompt((), count_tokens=runner.count_tokens)
     settings = GenerationSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
@@ -466,7 +473,7 @@ def main() -> int:
     args = parser.parse_args()
     args.work = args.work.resolve()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("explainmyxray.models.static_decoding").setLevel(logging.INFO)
+    logging.getLogger("explainmyxray.models.vision_language.static_decoding").setLevel(logging.INFO)
     phases = set(args.phases.split(","))
 
     import torch

@@ -63,9 +63,9 @@ def main() -> int:
     import torch
     from PIL import Image
 
-    from explainmyxray.anatomy.litemedsam import LiteMedSAM
     from explainmyxray.anatomy.segment import segment_anatomy
     from explainmyxray.imaging import read_xray
+    from explainmyxray.models.sam.litemedsam.network import LiteMedSAM
 
     start = time.perf_counter()
     model = LiteMedSAM.load()

@@ -21,16 +21,16 @@ import time
 from pathlib import Path
 
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.medgemma import tiny
-from explainmyxray.models.medgemma.generation import (
+from explainmyxray.models.vision_language.medgemma import tiny
+from explainmyxray.models.vision_language.medgemma.generation import (
     GenerationSettings,
     generate_batch,
     prepare_inputs,
     to_pil,
 )
-from explainmyxray.models.medgemma.prompt import build_prompt
-from explainmyxray.models.medgemma.runner import MedGemmaRunner
-from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "medgemma_memory.json"
 GiB = 1024**3

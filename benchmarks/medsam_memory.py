@@ -37,7 +37,7 @@ def measure(checkpoint: Path, precision: str, threads: int, forward: bool = True
     from explainmyxray.core.case import Box
     from explainmyxray.core.memory import process_rss
     from explainmyxray.core.plugin_api import LoadRequest
-    from explainmyxray.models.medsam.runner import MedSAMRunner
+    from explainmyxray.models.sam.medsam.runner import MedSAMRunner
 
     torch.set_num_threads(threads)
     import segment_anything  # noqa: F401  (imports are not the model's memory)
@@ -108,7 +108,7 @@ def main() -> None:
         return
     import torch
 
-    from explainmyxray.models.medsam.architecture import build_sam_network
+    from explainmyxray.models.sam.medsam.architecture import build_sam_network
 
     checkpoint = args.work / "medsam_vit_b.pth"
     if not checkpoint.is_file():

@@ -418,7 +418,7 @@ def main() -> int:
     say(f"torch {torch.__version__}, transformers {transformers.__version__}; results to {out}")
 
     if args.tiny:
-        from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+        from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
         base = args.work / "tiny"
         if not (base / "config.json").is_file():
@@ -426,7 +426,7 @@ def main() -> int:
         data = build_data(args.work / "data-tiny", args.examples, 64, args.labels)
         args.device = args.device or "cpu"
     else:
-        from explainmyxray.models.medgemma.tiny import build_random_medgemma_4b
+        from explainmyxray.models.vision_language.medgemma.tiny import build_random_medgemma_4b
 
         say("building the MedGemma-4B-shaped checkpoint (random bf16 weights)")
         base = build_random_medgemma_4b(args.work / "medgemma-4b-random", "cuda")

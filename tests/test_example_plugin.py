@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explainmyxray.core.orchestrator import Orchestrator
+from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
 
@@ -71,7 +71,8 @@ def test_the_example_runs_in_a_pipeline(installed_example, tmp_path):
     )
     source = tmp_path / "a.png"
     source.write_bytes(b"")
-    summary = Orchestrator(host, pipeline).run([source], tmp_path / "out")
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, [source], tmp_path / "out")
     assert summary.ok
     (report,) = (tmp_path / "out" / "cases").glob("*/report.json")
     scores = {s["metric"]: s["value"] for s in json.loads(report.read_text())["scores"]}

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from explainmyxray.cli.app import main as cli
-from explainmyxray.core.orchestrator import Orchestrator
-from explainmyxray.pipelines.loader import load_pipeline
+from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.shipped import resolve_pipeline
 from explainmyxray.registry.plugins import PluginHost
 
@@ -26,7 +25,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
     from explainmyxray.models.biomedclip.tiny import build_tiny_biomedclip
     from explainmyxray.models.chexbert.network import CheXbertNetwork
-    from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+    from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
     root = tmp_path_factory.mktemp("full-models")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "no", *REPORT.lower().split()]
@@ -87,12 +86,12 @@ def test_the_full_pipeline_runs_every_stage(models, shared_data, tmp_path):
     pipeline_file.write_text(yaml.safe_dump(config))
 
     host = PluginHost(discover=False)
-    orchestrator = Orchestrator(host, load_pipeline(pipeline_file, host))
     sources = [
         shared_data / "cxr" / "nih_00003440_000.png",
         shared_data / "dicom" / "siim_chest_cr_jpeg.dcm",
     ]
-    summary = orchestrator.run(sources, tmp_path / "run", report_text=REPORT)
+    with Engine(host) as engine:
+        summary = engine.run(pipeline_file, sources, tmp_path / "run", report_text=REPORT)
 
     assert summary.ok, summary.failures
     assert summary.model_loads == {

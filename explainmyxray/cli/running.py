@@ -10,10 +10,9 @@ from rich.table import Table
 
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
-from ..core.orchestrator import Orchestrator, RunSummary
+from ..core.orchestrator import RunSummary
 from ..outputs import write_case_outputs, write_index
-from ..pipelines.loader import load_pipeline
-from ..pipelines.shipped import resolve_pipeline
+from ..pipelines.engine import Engine
 from ..registry.plugins import PluginHost
 from .console import out
 from .progress import StepProgress
@@ -30,29 +29,29 @@ def execute(
     keep_phi: bool = False,
     report_text: str | None = None,
 ) -> RunSummary:
-    pipeline = load_pipeline(resolve_pipeline(pipeline_ref), host)
-    sources = expand_inputs(inputs)
-    orchestrator = Orchestrator(
-        host,
-        pipeline,
-        device=device,
-        keep_phi=keep_phi,
-        case_writers=[write_case_outputs],
-        run_writers=_run_writers(pipeline.name),
-    )
-    console = out()
-    console.print(
-        f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
-        highlight=False,
-    )
-    labels = [ps.step.label for ps in orchestrator.plan.steps]
-    progress = StepProgress(labels, len(sources), console)
-    host.pm.register(progress, name="cli-progress")
-    try:
+    # One run: models no later step needs are unloaded at once, as they always were.
+    with Engine(host, device=device, retain=False) as engine:
+        pipeline = engine.load(pipeline_ref)
+        sources = expand_inputs(inputs)
+        plan = engine.plan(pipeline)
+        console = out()
+        console.print(
+            f"[bold]{escape(pipeline.name)}[/]: {len(sources)} input(s) → {escape(str(out_dir))}",
+            highlight=False,
+        )
+        progress = StepProgress([ps.step.label for ps in plan.steps], len(sources), console)
         with progress:
-            summary = orchestrator.run(sources, out_dir, force=force, report_text=report_text)
-    finally:
-        host.pm.unregister(name="cli-progress")
+            summary = engine.run(
+                pipeline,
+                sources,
+                out_dir,
+                force=force,
+                report_text=report_text,
+                keep_phi=keep_phi,
+                case_writers=[write_case_outputs],
+                run_writers=_run_writers(pipeline.name),
+                progress=progress,
+            )
     print_summary(summary)
     index = out_dir / "index.html"
     if index.is_file():

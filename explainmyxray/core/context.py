@@ -6,16 +6,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from .case import Stage
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
 
 @dataclass
-class StepContext:
-    """One pipeline step as its plugin sees it.
+class StepContext(Generic[OptionsT]):
+    """One pipeline step as its plugin sees it, generic in its options model:
+    annotate a hook's ``step`` as ``StepContext[MyOptions]`` and ``step.options`` is a
+    ``MyOptions``.
 
     ``model(name)`` returns the loaded runner of a model the step declared; the model manager
     has already loaded it within the memory budget. Paths in options are resolved against
@@ -24,7 +28,7 @@ class StepContext:
 
     stage: Stage
     plugin: str
-    options: BaseModel
+    options: OptionsT
     device: str = "cpu"
     keep_phi: bool = False
     base_dir: Path = field(default_factory=Path.cwd)

@@ -18,25 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .case import ModelUsage
 from .errors import MemoryBudgetError, ModelError
 from .memory import MemoryBudget, MemoryProbe, SystemProbe, device_kind, format_size
+from .plan import Need, SpecSource
 from .plugin_api import LoadRequest, ModelRequest, ModelRunner, ModelSpec, ParkableRunner
-
-if TYPE_CHECKING:
-    from typing import Protocol
-
-    class SpecSource(Protocol):
-        def get(self, name: str) -> ModelSpec: ...
-
 
 log = logging.getLogger(__name__)
 
 Key = tuple[Any, ...]
-Need = tuple[ModelRequest, str]
-"""A model request on the device of the step that will make it."""
 
 
 @dataclass
@@ -78,8 +70,12 @@ class ModelManager:
         probe: MemoryProbe | None = None,
         locate: Callable[[ModelSpec], Path | None] | None = None,
         park: bool = True,
+        retain: bool = False,
     ) -> None:
+        """``retain``: keep models that no upcoming step needs until their room is needed
+        (a long-lived engine running many pipelines), instead of unloading them at once."""
         self.registry = registry
+        self.retain = retain
         self.locate = locate or (lambda spec: spec.locate() if spec.locate else None)
         self.budget = budget
         self.probe = probe or SystemProbe()
@@ -159,6 +155,8 @@ class ModelManager:
     # --- internals --------------------------------------------------------------------------
 
     def _evict_unused(self, needed: set[Key], upcoming: Sequence[Sequence[Need]]) -> None:
+        if self.retain:
+            return
         future = {_key(r, d) for step in upcoming for r, d in step}
         for key in list(self._resident):
             if key not in needed and key not in future:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .case import (
     Case,
@@ -35,12 +35,8 @@ from .context import StepContext
 from .errors import ExplainMyXrayError, PluginError
 from .inputs import case_id, sidecar
 from .model_manager import ModelManager
+from .plan import Plan, PlannedStep, StageHost
 from .results import atomic_write_json, is_finished, load_case, write_case_report
-
-if TYPE_CHECKING:
-    from ..pipelines.loader import Pipeline
-    from ..pipelines.planner import Plan, PlannedStep
-    from ..registry.plugins import PluginHost
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +124,23 @@ def _inference_mode() -> contextlib.AbstractContextManager[Any]:
 
 
 class Orchestrator:
+    """Runs one :class:`~.plan.Plan` through a :class:`~.plan.StageHost`, with the models of a
+    :class:`~.model_manager.ModelManager` that the caller owns (and closes)."""
+
     def __init__(
         self,
-        host: PluginHost,
-        pipeline: Pipeline,
+        plan: Plan,
+        host: StageHost,
+        manager: ModelManager,
         *,
-        device: str | None = None,
         keep_phi: bool = False,
-        manager: ModelManager | None = None,
         case_writers: Sequence[CaseWriter] = (),
         run_writers: Sequence[RunWriter] = (),
     ) -> None:
-        from ..pipelines.planner import plan
-        from ..registry.weights import locate_weights
-
+        self.plan = plan
         self.host = host
-        self.pipeline = pipeline
+        self.manager = manager
         self.keep_phi = keep_phi
-        self.plan: Plan = plan(pipeline, host, device=device)
-        self.manager = manager or ModelManager(host.models, self.plan.budget, locate=locate_weights)
         self.case_writers = list(case_writers)
         self.run_writers = list(run_writers)
         self.stage_seconds: Counter[str] = Counter()
@@ -174,7 +168,9 @@ class Orchestrator:
                 done.append(load_case(out_dir, cid))
             else:
                 todo.append(source)
-        size = self.pipeline.config.batch_size
+        size = self.plan.batch_size
+        loads_before = Counter(self.manager.stats.loads)
+        self.manager.stats.peak_charged.clear()
         try:
             for start in range(0, len(todo), size):
                 chunk = todo[start : start + size]
@@ -187,9 +183,8 @@ class Orchestrator:
                     self._write(case, out_dir, summary)
                     done.append(_light(case))
         finally:
-            self.manager.close()
             summary.stage_seconds = {k: round(v, 4) for k, v in self.stage_seconds.items()}
-            summary.model_loads = dict(self.manager.stats.loads)
+            summary.model_loads = dict(self.manager.stats.loads - loads_before)
             summary.peak_bytes = dict(self.manager.stats.peak_charged)
         for writer in self.run_writers:
             writer(out_dir, done)
@@ -201,10 +196,9 @@ class Orchestrator:
         atomic_write_json(
             out_dir / "run.json",
             {
-                "pipeline": self.pipeline.config.model_dump(mode="json"),
-                "pipeline_file": str(self.pipeline.path) if self.pipeline.path else None,
+                **self.plan.manifest,
                 "plugins": {
-                    ps.step.plugin: (self.host.infos[ps.step.plugin].version or None)
+                    ps.step.plugin: self.host.plugin_version(ps.step.plugin) or None
                     for ps in self.plan.steps
                 },
                 "models": [
@@ -248,7 +242,6 @@ class Orchestrator:
         out_dir: Path | None,
     ) -> None:
         step = planned.step
-        info = self.host.infos.get(step.plugin)
         self.host.notify("before_stage_run", stage=step.stage, plugin=step.plugin, cases=cases)
         start = time.perf_counter()
         try:
@@ -265,7 +258,7 @@ class Orchestrator:
             options=step.options,
             device=planned.device,
             keep_phi=self.keep_phi,
-            base_dir=self.pipeline.base_dir,
+            base_dir=self.plan.base_dir,
             out_dir=out_dir,
             get_model=lambda name: _lookup(runners, name, step.label),
         )
@@ -276,7 +269,7 @@ class Orchestrator:
         record = StageRecord(
             stage=step.stage,  # type: ignore[arg-type]
             plugin=step.plugin,
-            plugin_version=info.version if info else None,
+            plugin_version=self.host.plugin_version(step.plugin),
             seconds=round(seconds / len(cases), 6),
             models=usages,
         )

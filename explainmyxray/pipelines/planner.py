@@ -7,40 +7,17 @@ rules as a run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.memory import MemoryBudget
-from ..core.model_manager import ModelManager, Need
+from ..core.model_manager import ModelManager
+from ..core.plan import Plan, PlannedStep
 from ..core.plugin_api import LoadRequest, ModelRequest, ModelSpec
 from ..registry.plugins import PluginHost
-from .loader import Pipeline, Step
+from .loader import Pipeline
 
-
-@dataclass(frozen=True)
-class PlannedStep:
-    step: Step
-    device: str
-    models: tuple[ModelRequest, ...]
-
-
-@dataclass
-class Plan:
-    steps: list[PlannedStep]
-    budget: MemoryBudget
-    events: list[tuple[str, str]] = field(default_factory=list)
-    peak: dict[str, int] = field(default_factory=dict)
-
-    def upcoming(self, index: int, repeats: bool) -> list[list[Need]]:
-        """Model needs of the steps after ``index``; with ``repeats``, the next batch's too."""
-        following = list(self.steps[index + 1 :])
-        if repeats:
-            following += self.steps[: index + 1]
-        return [[(r, s.device) for r in s.models] for s in following]
-
-    @property
-    def load_order(self) -> list[str]:
-        return [name for kind, name in self.events if kind == "load"]
+__all__ = ["Plan", "PlannedStep", "choose_precisions", "plan", "resolve_device"]
 
 
 class _StandIn:
@@ -127,7 +104,16 @@ def plan(pipeline: Pipeline, host: PluginHost, *, device: str | None = None) -> 
         models = [_anchored(r, pipeline.base_dir) for r in models]
         models = choose_precisions(models, budget.for_device(resolved), host)
         planned.append(PlannedStep(step=step, device=resolved, models=tuple(models)))
-    result = Plan(steps=planned, budget=budget)
+    result = Plan(
+        steps=planned,
+        budget=budget,
+        batch_size=pipeline.config.batch_size,
+        base_dir=pipeline.base_dir,
+        manifest={
+            "pipeline": pipeline.config.model_dump(mode="json"),
+            "pipeline_file": str(pipeline.path) if pipeline.path else None,
+        },
+    )
 
     simulator = ModelManager(_SizesOnly(host), budget, probe=_Declared())
     for i, ps in enumerate(planned):

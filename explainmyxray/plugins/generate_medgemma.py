@@ -17,11 +17,15 @@ from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.generator_step import GeneratorOptions, generate_reports
-from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, estimate_workspace, medgemma_4b_spec
+from explainmyxray.models.vision_language.medgemma.spec import (
+    MEDGEMMA_4B,
+    estimate_workspace,
+    medgemma_4b_spec,
+)
+from explainmyxray.models.vision_language.step import GeneratorOptions, generate_reports
+from explainmyxray.report.from_text import report_from_text, reports_from_supplied
 
 SOURCE = "medgemma"
-EMPTY_ANSWER = "the model returned an empty answer"
 
 
 class MedGemmaOptions(GeneratorOptions):
@@ -92,12 +96,10 @@ def register_models(register) -> None:
 
 @hookimpl
 def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
-    from explainmyxray.models.medgemma import generation
+    from explainmyxray.models.vision_language.medgemma import generation
 
     options: MedGemmaOptions = step.options  # type: ignore[assignment]
     if weights_unavailable(options):
-        from explainmyxray.plugins.generate_supplied import reports_from_supplied
-
         note = (
             f"MedGemma weights are not on this machine (explainmyxray models pull "
             f"{options.model}); the supplied report was parsed instead"
@@ -111,10 +113,10 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
             runner,
             options,
             lambda images, prompts: generation.generate_batch(runner, images, prompts, settings),
-            report_from_text,
+            lambda text: report_from_text(text, SOURCE),
             batch_size=options.batch_size,
         )
-    from explainmyxray.models.medgemma.fast import FastSettings, generate_fast
+    from explainmyxray.models.vision_language.medgemma.fast import FastSettings, generate_fast
 
     fast = FastSettings(
         batch_size=options.batch_size, bucket=options.length_bucket, cuda_graph=options.cuda_graph
@@ -125,20 +127,5 @@ def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport 
         runner,
         options,
         lambda images, prompts: generate_fast(runner, images, prompts, settings, fast),
-        report_from_text,
+        lambda text: report_from_text(text, SOURCE),
     )
-
-
-def report_from_text(text: str, source: str = SOURCE) -> StructuredReport:
-    """The structured report of one answer; the raw answer stays in ``text``.
-
-    ``source`` names the generator (other generator plugins reuse this parsing path).
-    """
-    if not text.strip():
-        return StructuredReport(text=text, source=source, warnings=[EMPTY_ANSWER])
-    from explainmyxray.report.parse import parse_report
-
-    report = parse_report(text, source=source)
-    if report.text != text or report.source != source:
-        report = report.model_copy(update={"text": text, "source": source})
-    return report

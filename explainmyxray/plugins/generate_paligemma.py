@@ -16,12 +16,13 @@ from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.generator_step import GeneratorOptions, generate_reports
-from explainmyxray.models.paligemma.spec import (
+from explainmyxray.models.vision_language.paligemma.spec import (
     PALIGEMMA2_3B_896,
     estimate_workspace,
     paligemma2_3b_896_spec,
 )
+from explainmyxray.models.vision_language.step import GeneratorOptions, generate_reports
+from explainmyxray.report.from_text import report_from_text
 
 SOURCE = "paligemma"
 
@@ -65,8 +66,7 @@ def register_models(register) -> None:
 
 @hookimpl
 def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
-    from explainmyxray.models.paligemma import generation
-    from explainmyxray.plugins.generate_medgemma import report_from_text
+    from explainmyxray.models.vision_language.paligemma import generation
 
     options: PaliGemmaOptions = step.options  # type: ignore[assignment]
     runner = step.model(options.model)

@@ -13,11 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, StructuredReport
 from explainmyxray.core.context import StepContext
-
-NO_REPORT = (
-    "no report was generated: no generator weights are configured and no report was supplied "
-    "(pass --report TEXT or put a <image>.txt beside the image)"
-)
+from explainmyxray.report.from_text import reports_from_supplied
 
 
 class SuppliedReportOptions(BaseModel):
@@ -39,21 +35,3 @@ def register_stages(register) -> None:
 def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport]:
     options: SuppliedReportOptions = step.options  # type: ignore[assignment]
     return reports_from_supplied(cases, source=options.source_label)
-
-
-def reports_from_supplied(
-    cases: Sequence[Case], *, source: str, note: str | None = None
-) -> list[StructuredReport]:
-    """Each case's supplied report, parsed; a plain warning where there is none."""
-    from explainmyxray.report.parse import parse_report
-
-    reports = []
-    for case in cases:
-        if case.supplied_report and case.supplied_report.strip():
-            report = parse_report(case.supplied_report, source=source)
-            if note:
-                report.warnings.insert(0, note)
-            reports.append(report)
-        else:
-            reports.append(StructuredReport(source="none", warnings=[NO_REPORT]))
-    return reports

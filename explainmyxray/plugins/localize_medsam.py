@@ -7,7 +7,7 @@ same :func:`~explainmyxray.anatomy.segment.segment_anatomy` and grounding as ``l
 
 With ``ensemble_with_litemedsam: true`` LiteMedSAM runs too and, for every box prompt, the two
 models' mask probabilities are averaged before thresholding
-(:class:`~explainmyxray.models.medsam.EnsembleSegmenter`); regions come from the fused masks.
+(:class:`~explainmyxray.models.sam.ensemble.EnsembleSegmenter`); regions come from the fused masks.
 
 Weights: ``medsam_vit_b.pth`` (``weights:`` the file or its folder, or the Hub cache after
 ``explainmyxray models pull medsam``).
@@ -26,7 +26,7 @@ from explainmyxray.anatomy.grounding import LocalizeOptions
 from explainmyxray.core.case import Case, Grounding
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.medsam.spec import medsam_spec, workspace_bytes
+from explainmyxray.models.sam.medsam.spec import medsam_spec, workspace_bytes
 
 PLUGIN = "medsam"
 MODEL = "medsam"
@@ -69,7 +69,7 @@ def model_requests(options: MedSAMOptions) -> list[ModelRequest]:
         )
     ]
     if options.ensemble_with_litemedsam:
-        from explainmyxray.plugins.localize_litemedsam import WORKSPACE_BYTES
+        from explainmyxray.models.sam.litemedsam.spec import WORKSPACE_BYTES
 
         weights = options.litemedsam_weights
         requests.append(
@@ -107,7 +107,7 @@ def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] |
     options: MedSAMOptions = step.options  # type: ignore[assignment]
     segmenter = step.model(options.model).model
     if options.ensemble_with_litemedsam:
-        from explainmyxray.models.medsam.ensemble import EnsembleSegmenter
+        from explainmyxray.models.sam.ensemble import EnsembleSegmenter
 
         segmenter = EnsembleSegmenter([segmenter, step.model(options.litemedsam_model).model])
     return localize_cases(cases, segmenter, options, step.device, PLUGIN)

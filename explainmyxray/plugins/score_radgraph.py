@@ -3,7 +3,7 @@
 The hypothesis is the report's text (else its rendering); the reference comes from the
 ``reference`` JSONL file (one ``{"id" or "image": ..., "report": ...}`` per line; ``image``
 matches a case's source path, file name or file stem) or, failing that, from the report the
-user supplied with the image. Scores (see :mod:`explainmyxray.models.radgraph_model`):
+user supplied with the image. Scores (see :mod:`explainmyxray.models.radgraph.model`):
 ``radgraph_f1`` (the partial, RG_ER level, with both graphs in its details),
 ``radgraph_f1_simple`` and ``radgraph_f1_complete``. A case with no text or no reference gets
 ``radgraph_f1`` with value None and the reason.
@@ -23,7 +23,7 @@ from explainmyxray.core.case import Case, Score
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.radgraph_model import (
+from explainmyxray.models.radgraph.model import (
     ARCHIVES,
     WORKSPACE_BYTES,
     f1_levels,

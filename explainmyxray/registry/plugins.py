@@ -8,10 +8,11 @@ skipped, and the host keeps working. ``EXPLAINMYXRAY_PLUGINS`` (comma-separated)
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -151,7 +152,13 @@ class PluginHost:
         except Exception as exc:
             self._record_error(name, source, version, exc)
             return
-        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        callers = self.pm.get_hookcallers(plugin) or []
+        for caller in callers:
+            if caller.name in LIFECYCLE_HOOKS:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin_name == name and not (impl.wrapper or impl.hookwrapper):
+                        impl.function = _observer(impl.function, caller.name, name)
+        hooks = sorted(h.name for h in callers)
         self.infos[name] = PluginInfo(name=name, source=source, version=version, hooks=hooks)
 
     def _record_error(
@@ -258,13 +265,31 @@ class PluginHost:
             )
         return result
 
+    def plugin_version(self, plugin: str) -> str | None:
+        info = self.infos.get(plugin)
+        return info.version if info else None
+
     def notify(self, hook: str, **kwargs: Any) -> None:
-        """Broadcast a lifecycle hook; an observer that raises is logged, never fatal."""
+        """Broadcast a lifecycle hook through pluggy (``pm.hook.<hook>``), so ``wrapper`` and
+        ``hookwrapper`` implementations wrap it. An observer that raises is logged and the other
+        observers still run; a wrapper that raises is logged too, never fatal to the run."""
         if hook not in LIFECYCLE_HOOKS:
             raise PluginError(f"{hook!r} is not a lifecycle hook")
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            try:
-                impl.function(**accepted)
-            except Exception:
-                log.exception("lifecycle hook %s of plugin %s failed", hook, impl.plugin_name)
+        try:
+            getattr(self.pm.hook, hook)(**kwargs)
+        except Exception:
+            log.exception("lifecycle hook %s failed in a wrapper", hook)
+
+
+def _observer(function: Callable[..., Any], hook: str, plugin: str) -> Callable[..., Any]:
+    """``function`` (a plain lifecycle implementation) with its exceptions logged, not raised."""
+
+    @functools.wraps(function)
+    def observe(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            log.exception("lifecycle hook %s of plugin %s failed", hook, plugin)
+            return None
+
+    return observe

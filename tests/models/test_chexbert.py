@@ -606,8 +606,8 @@ def test_the_chexpert_hierarchy_keeps_parents_out_of_dropped():
 
 def test_a_pipeline_verifies_a_supplied_report_with_chexbert(forced_files, shared_data, tmp_path):
     from explainmyxray.core.inputs import case_id
-    from explainmyxray.core.orchestrator import Orchestrator
     from explainmyxray.core.results import load_case
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.pipelines.loader import parse_pipeline
 
     checkpoint, tokenizer = forced_files
@@ -634,9 +634,10 @@ stages:
     )
     image = shared_data / "cxr" / "nih_00000001_000.png"
     out = tmp_path / "out"
-    summary = Orchestrator(host, pipeline).run(
-        [image], out, report_text="Mild cardiomegaly. No pleural effusion."
-    )
+    with Engine(host) as engine:
+        summary = engine.run(
+            pipeline, [image], out, report_text="Mild cardiomegaly. No pleural effusion."
+        )
     assert summary.ok and summary.model_loads == {"chexbert": 1}
 
     case = load_case(out, case_id(image))

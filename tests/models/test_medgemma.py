@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from explainmyxray.core.case import Case, RetrievedCase, StructuredReport
 from explainmyxray.core.errors import ConfigError, InputError, WeightsNotFoundError
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.medgemma import prompt as prompt_mod
-from explainmyxray.models.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
+from explainmyxray.models.vision_language.medgemma import prompt as prompt_mod
+from explainmyxray.models.vision_language.medgemma.spec import MEDGEMMA_4B, medgemma_4b_spec
 from explainmyxray.plugins import generate_medgemma
 from explainmyxray.plugins.generate_medgemma import MedGemmaOptions
 from explainmyxray.registry.plugins import PluginHost
+from explainmyxray.report.from_text import report_from_text
 
 from . import generator_harness as harness
 from .generator_harness import fresh
@@ -36,14 +37,14 @@ IMAGES = ("nih_00000001_000.png", "nih_00027426_000.png", "tbx11k_tb_tb0005.png"
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
-    from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+    from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
     return build_tiny_medgemma(tmp_path_factory.mktemp("tiny-medgemma"))
 
 
 @pytest.fixture(scope="session")
 def adapter_dir(tiny_dir, tmp_path_factory) -> Path:
-    from explainmyxray.models.medgemma.tiny import build_random_adapter
+    from explainmyxray.models.vision_language.medgemma.tiny import build_random_adapter
 
     return build_random_adapter(tiny_dir, tmp_path_factory.mktemp("lora") / "adapter")
 
@@ -199,7 +200,11 @@ def test_generate_one_report_per_case_deterministic(host, fp32, xray_cases):
 
 
 def test_left_padding_keeps_each_answer_independent_of_its_batch(fp32, xray_cases):
-    from explainmyxray.models.medgemma.generation import GenerationSettings, generate_batch, to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import (
+        GenerationSettings,
+        generate_batch,
+        to_pil,
+    )
 
     _, runners = fp32
     runner = runners[MEDGEMMA_4B]
@@ -222,7 +227,7 @@ def test_left_padding_keeps_each_answer_independent_of_its_batch(fp32, xray_case
 def test_batch_size_splits_the_work_and_imageless_cases_fail_alone(
     host, fp32, xray_cases, monkeypatch
 ):
-    from explainmyxray.models.medgemma import generation
+    from explainmyxray.models.vision_language.medgemma import generation
 
     options, runners = fp32
     options = options.model_copy(update={"batch_size": 2, "fast": False})
@@ -234,7 +239,7 @@ def test_batch_size_splits_the_work_and_imageless_cases_fail_alone(
         return real(runner, images, prompts, settings)
 
     monkeypatch.setattr(generation, "generate_batch", spy)
-    monkeypatch.setattr(generate_medgemma, "report_from_text", lambda text: text)
+    monkeypatch.setattr(generate_medgemma, "report_from_text", lambda text, source: text)
     cases = fresh(xray_cases)
     cases.insert(1, Case(id="empty", source="nowhere.png"))
     results = run_generate(host, cases, options, runners)
@@ -244,7 +249,7 @@ def test_batch_size_splits_the_work_and_imageless_cases_fail_alone(
 
 
 def test_retrieved_reports_reach_the_prompt_only_when_asked(host, fp32, xray_cases, monkeypatch):
-    from explainmyxray.models.medgemma import generation
+    from explainmyxray.models.vision_language.medgemma import generation
 
     options, runners = fp32
     seen: list[str] = []
@@ -261,7 +266,7 @@ def test_retrieved_reports_reach_the_prompt_only_when_asked(host, fp32, xray_cas
 
 
 def test_instruction_option_replaces_the_built_in_prompt(host, fp32, xray_cases, monkeypatch):
-    from explainmyxray.models.medgemma import generation
+    from explainmyxray.models.vision_language.medgemma import generation
 
     options, runners = fp32
     seen: list[str] = []
@@ -280,7 +285,7 @@ def test_an_answer_in_the_asked_layout_parses_whole():
         "LOCATIONS:\n- pleural effusion: left, costophrenic angle\n- possible pneumonia: "
         "right lower lobe\nIMPRESSION:\nCardiomegaly with a small left pleural effusion."
     )
-    report = generate_medgemma.report_from_text(answer)
+    report = report_from_text(answer, "medgemma")
     assert report.text == answer and report.source == "medgemma"
     found = {f.label: (f.status, f.locations) for f in report.findings}
     assert found == {
@@ -293,7 +298,7 @@ def test_an_answer_in_the_asked_layout_parses_whole():
 
 
 def test_empty_answer_is_a_report_with_a_warning():
-    report = generate_medgemma.report_from_text("  ")
+    report = report_from_text("  ", "medgemma")
     assert report.source == "medgemma" and report.findings == [] and report.warnings
 
 
@@ -303,7 +308,7 @@ def test_empty_answer_is_a_report_with_a_warning():
 def _logits(runner, cases):
     import torch
 
-    from explainmyxray.models.medgemma.generation import prepare_inputs, to_pil
+    from explainmyxray.models.vision_language.medgemma.generation import prepare_inputs, to_pil
 
     images = [to_pil(c.image.pixels) for c in cases]
     inputs = prepare_inputs(runner, images, [prompt_mod.build_prompt()] * len(images))
@@ -370,7 +375,7 @@ def test_nf4_on_cpu_quantizes_and_generates(host, tiny_dir, xray_cases):
 def test_a_pipeline_run_writes_medgemma_reports(tiny_dir, xray_cases, tmp_path):
     import json
 
-    from explainmyxray.core.orchestrator import Orchestrator
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.pipelines.loader import parse_pipeline
     from explainmyxray.registry.plugins import DEFAULT_PLUGINS
 
@@ -386,7 +391,8 @@ def test_a_pipeline_run_writes_medgemma_reports(tiny_dir, xray_cases, tmp_path):
         source="t.yaml",
     )
     sources = [Path(c.source) for c in xray_cases[:2]]
-    summary = Orchestrator(host, pipeline).run(sources, tmp_path / "out")
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, sources, tmp_path / "out")
     assert summary.ok and summary.finished == 2 and summary.model_loads == {MEDGEMMA_4B: 1}
     docs = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cases/*/report.json")]
     assert len(docs) == 2
@@ -398,7 +404,7 @@ def test_a_pipeline_run_writes_medgemma_reports(tiny_dir, xray_cases, tmp_path):
 
 def test_the_plugin_fast_path_gives_the_plain_paths_reports(host, fp32, xray_cases, monkeypatch):
     options, runners = fp32
-    monkeypatch.setattr(generate_medgemma, "report_from_text", lambda text: text)
+    monkeypatch.setattr(generate_medgemma, "report_from_text", lambda text, source: text)
     plain = run_generate(
         host, fresh(xray_cases), options.model_copy(update={"fast": False}), runners
     )

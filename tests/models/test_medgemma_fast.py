@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.medgemma import tiny
-from explainmyxray.models.medgemma.fast import (
+from explainmyxray.models.vision_language.medgemma import tiny
+from explainmyxray.models.vision_language.medgemma.fast import (
     FastGenerator,
     FastSettings,
     generate_fast,
     plan_batches,
 )
-from explainmyxray.models.medgemma.generation import (
+from explainmyxray.models.vision_language.medgemma.generation import (
     GenerationSettings,
     generate_batch,
     prepare_inputs,
     to_pil,
 )
-from explainmyxray.models.medgemma.runner import MedGemmaRunner
-from explainmyxray.models.medgemma.spec import medgemma_4b_spec
+from explainmyxray.models.vision_language.medgemma.runner import MedGemmaRunner
+from explainmyxray.models.vision_language.medgemma.spec import medgemma_4b_spec
 
 
 def test_batches_group_similar_lengths_and_cover_every_request():

@@ -18,14 +18,14 @@ from explainmyxray.core.case import Box, Case, Finding, StructuredReport
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import ConfigError, ModelError, WeightsNotFoundError
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.medsam import (
+from explainmyxray.models.sam.ensemble import EnsembleSegmenter
+from explainmyxray.models.sam.medsam import (
     INPUT_SIDE,
-    EnsembleSegmenter,
     MedSAMRunner,
     build_sam_network,
     preprocess,
 )
-from explainmyxray.models.medsam.tiny import save_tiny_checkpoint
+from explainmyxray.models.sam.medsam.tiny import save_tiny_checkpoint
 from explainmyxray.plugins.localize_medsam import MedSAMOptions
 from explainmyxray.registry.plugins import PluginHost
 

@@ -13,8 +13,11 @@ from pydantic import ValidationError
 from explainmyxray.core.case import Case, RetrievedCase, StructuredReport
 from explainmyxray.core.errors import InputError, WeightsNotFoundError
 from explainmyxray.core.plugin_api import LoadRequest
-from explainmyxray.models.paligemma import spec as spec_mod
-from explainmyxray.models.paligemma.spec import PALIGEMMA2_3B_896, paligemma2_3b_896_spec
+from explainmyxray.models.vision_language.paligemma import spec as spec_mod
+from explainmyxray.models.vision_language.paligemma.spec import (
+    PALIGEMMA2_3B_896,
+    paligemma2_3b_896_spec,
+)
 from explainmyxray.plugins import generate_paligemma
 from explainmyxray.plugins.generate_paligemma import PaliGemmaOptions
 from explainmyxray.registry.plugins import PluginHost
@@ -32,7 +35,7 @@ IMAGES = ("nih_00000001_000.png", "nih_00027426_000.png")
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    from explainmyxray.models.paligemma.tiny import build_tiny_paligemma
+    from explainmyxray.models.vision_language.paligemma.tiny import build_tiny_paligemma
 
     return build_tiny_paligemma(tmp_path_factory.mktemp("tiny-paligemma"))
 
@@ -79,7 +82,7 @@ def test_memory_estimates_follow_the_real_configs_parameter_count():
     import torch
     from transformers import PaliGemmaForConditionalGeneration
 
-    from explainmyxray.models.paligemma.tiny import real_config
+    from explainmyxray.models.vision_language.paligemma.tiny import real_config
 
     with torch.device("meta"):
         model = PaliGemmaForConditionalGeneration(real_config())
@@ -165,9 +168,9 @@ def test_generate_one_report_per_case_deterministic(host, fp32, xray_cases):
 
 
 def test_prompt_is_medgemmas_instruction_after_the_image_and_bos(fp32, xray_cases):
-    from explainmyxray.models.medgemma.generation import to_pil
-    from explainmyxray.models.medgemma.prompt import build_prompt
-    from explainmyxray.models.paligemma.generation import prepare_inputs
+    from explainmyxray.models.vision_language.medgemma.generation import to_pil
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.paligemma.generation import prepare_inputs
 
     _, runners = fp32
     runner = runners[PALIGEMMA2_3B_896]
@@ -183,9 +186,9 @@ def test_prompt_is_medgemmas_instruction_after_the_image_and_bos(fp32, xray_case
 
 
 def test_left_padding_keeps_each_answer_independent_of_its_batch(fp32, xray_cases):
-    from explainmyxray.models.medgemma.generation import GenerationSettings, to_pil
-    from explainmyxray.models.medgemma.prompt import build_prompt
-    from explainmyxray.models.paligemma.generation import generate_batch
+    from explainmyxray.models.vision_language.medgemma.generation import GenerationSettings, to_pil
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.paligemma.generation import generate_batch
 
     _, runners = fp32
     runner = runners[PALIGEMMA2_3B_896]
@@ -202,7 +205,7 @@ def test_left_padding_keeps_each_answer_independent_of_its_batch(fp32, xray_case
 
 
 def test_batches_retrieved_context_and_imageless_cases(host, fp32, xray_cases, monkeypatch):
-    from explainmyxray.models.paligemma import generation
+    from explainmyxray.models.vision_language.paligemma import generation
 
     options, runners = fp32
     calls: list[list[str]] = []
@@ -226,7 +229,7 @@ def test_batches_retrieved_context_and_imageless_cases(host, fp32, xray_cases, m
 
 def test_an_answer_in_the_asked_layout_parses_with_paligemma_as_source():
     pytest.importorskip("explainmyxray.report.parse")
-    from explainmyxray.plugins.generate_medgemma import report_from_text
+    from explainmyxray.report.from_text import report_from_text
 
     answer = (
         "FINDINGS:\n- cardiomegaly\n- no pneumothorax\nLOCATIONS:\n- none\nIMPRESSION:\nBig heart."

@@ -28,8 +28,8 @@ from explainmyxray.core.case import Case, StructuredReport  # noqa: E402
 from explainmyxray.core.context import StepContext  # noqa: E402
 from explainmyxray.core.errors import ConfigError, ModelError, WeightsNotFoundError  # noqa: E402
 from explainmyxray.core.plugin_api import LoadRequest  # noqa: E402
-from explainmyxray.models import radgraph_compat  # noqa: E402
-from explainmyxray.models.radgraph_model import (  # noqa: E402
+from explainmyxray.models.radgraph import compat as radgraph_compat  # noqa: E402
+from explainmyxray.models.radgraph.model import (  # noqa: E402
     RadGraphRunner,
     f1_levels,
     graph,
@@ -438,8 +438,8 @@ def warm_up_cuda() -> None:
 
 def test_a_pipeline_scores_a_report_against_a_reference_file(archive, shared_data, tmp_path):
     from explainmyxray.core.inputs import case_id
-    from explainmyxray.core.orchestrator import Orchestrator
     from explainmyxray.core.results import load_case
+    from explainmyxray.pipelines.engine import Engine
     from explainmyxray.pipelines.loader import parse_pipeline
 
     folder, encoder = archive
@@ -469,7 +469,8 @@ stages:
         source=tmp_path / "score.yaml",
     )
     out = tmp_path / "out"
-    summary = Orchestrator(host, pipeline).run([image], out, report_text="Mild cardiomegaly.")
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, [image], out, report_text="Mild cardiomegaly.")
     assert summary.ok and summary.model_loads == {"radgraph": 1}
     case = load_case(out, case_id(image))
     scores = {s.metric: s for s in case.scores}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from explainmyxray.core.orchestrator import Orchestrator
+from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import load_pipeline
 from explainmyxray.registry.plugins import DEFAULT_PLUGINS, PluginHost
 from explainmyxray.retrieval.index import build_index
@@ -45,9 +45,8 @@ def test_a_run_writes_similar_cases_and_zero_shot_scores(
     )
     pipeline = load_pipeline(project / "pipeline.yaml", host)
     names = ["nih_00000001_000.png", "rgb_16747_3_1.jpg"]
-    summary = Orchestrator(host, pipeline).run(
-        [reference_folder / n for n in names], tmp_path / "out"
-    )
+    with Engine(host) as engine:
+        summary = engine.run(pipeline, [reference_folder / n for n in names], tmp_path / "out")
     assert summary.ok and summary.finished == 2 and summary.model_loads == {"biomedclip": 1}
     docs = {}
     for path in (tmp_path / "out").glob("cases/*/report.json"):

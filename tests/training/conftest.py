@@ -79,6 +79,6 @@ def padchest(padchest_records, tmp_path_factory) -> PadChestFixture:
 def tiny_medgemma(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from explainmyxray.models.medgemma.tiny import build_tiny_medgemma
+    from explainmyxray.models.vision_language.medgemma.tiny import build_tiny_medgemma
 
     return build_tiny_medgemma(tmp_path_factory.mktemp("tiny-medgemma"))

@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def processor():
-    from explainmyxray.models.medgemma.tiny import build_processor, build_tokenizer
+    from explainmyxray.models.vision_language.medgemma.tiny import build_processor, build_tokenizer
 
     return build_processor(build_tokenizer())
 
@@ -70,8 +70,8 @@ def test_prompt_tokens_are_the_generators(processor, rows):
     """The masked part of an example is what generation feeds the model for the same image."""
     import torch
 
-    from explainmyxray.models.medgemma.generation import prepare_inputs
-    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.medgemma.generation import prepare_inputs
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
     from explainmyxray.training.collator import IGNORE_INDEX, ReportCollator, load_image
 
     image = load_image(rows[0]["image"])
@@ -111,7 +111,7 @@ def test_images_are_decoded_like_the_image_step(rows):
 
 
 def test_a_custom_instruction_replaces_the_prompt(processor, rows):
-    from explainmyxray.models.medgemma.prompt import build_prompt
+    from explainmyxray.models.vision_language.medgemma.prompt import build_prompt
     from explainmyxray.training.collator import IGNORE_INDEX, ReportCollator
 
     prompt = build_prompt(instruction_text="Write the PadChest report.")

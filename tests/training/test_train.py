@@ -133,7 +133,7 @@ def test_generator_plugin_loads_the_adapter_and_generates(trained, tmp_path):
     from explainmyxray.core.context import StepContext
     from explainmyxray.core.memory import MemoryBudget
     from explainmyxray.core.model_manager import ModelManager
-    from explainmyxray.models.medgemma.spec import MEDGEMMA_4B
+    from explainmyxray.models.vision_language.medgemma.spec import MEDGEMMA_4B
     from explainmyxray.plugins.generate_medgemma import MedGemmaOptions
     from explainmyxray.registry.plugins import PluginHost
     from explainmyxray.registry.weights import locate_weights

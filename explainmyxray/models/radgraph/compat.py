@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ModelError, WeightsNotFoundError
+from ...core.errors import ModelError, WeightsNotFoundError
 
 _INSTALLED_MARK = "_explainmyxray_compat"
 ENCODER_FILES = ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json")

@@ -32,10 +32,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, ModelError
-from ..core.plugin_api import LoadRequest, ModelSpec
-from .host_memory import release_memory
-from .parking import ParksModule
+from ...core.errors import ConfigError, ModelError
+from ...core.plugin_api import LoadRequest, ModelSpec
+from ..host_memory import release_memory
+from ..parking import ParksModule
 
 ARCHIVES = {"radgraph": "radgraph.tar.gz", "radgraph-xl": "radgraph-xl.tar.gz"}
 HUB_ID = "StanfordAIMI/RRG_scorers"
@@ -73,7 +73,7 @@ class RadGraphRunner(ParksModule):
             ) from exc
         if request.precision != "fp32":
             raise ConfigError(f"RadGraph runs in fp32 only, not {request.precision!r}")
-        from .radgraph_compat import build_model, load_weights
+        from .compat import build_model, load_weights
 
         extract_dir = request.settings.get("extract_dir")
         model_dir = model_folder(
@@ -156,7 +156,7 @@ def model_folder(model_type: str, weights: Path | None, extract_dir: Path | None
     """The extracted model folder for ``weights`` (see the module docstring for the forms)."""
     spec = radgraph_spec(model_type)
     if weights is None:
-        from ..registry.weights import explain_missing
+        from ...registry.weights import explain_missing
 
         raise explain_missing(spec)
     weights = Path(weights).expanduser()
@@ -168,7 +168,7 @@ def model_folder(model_type: str, weights: Path | None, extract_dir: Path | None
     archive = weights / archive_name if weights.is_dir() else weights
     if archive.is_file() and archive.name.endswith((".tar.gz", ".tgz")):
         return extract(archive, extract_dir or default_extract_dir())
-    from ..registry.weights import explain_missing
+    from ...registry.weights import explain_missing
 
     raise explain_missing(spec, weights if weights.is_dir() else None)
 

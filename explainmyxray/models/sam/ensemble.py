@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...anatomy.litemedsam import MaskPrediction
+from ...anatomy.segmenter import MaskPrediction
 from ...core.case import Box
 
 LOGIT_LIMIT = 30.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .host_memory import release_memory
-from .parking import ParksSegmenterNet
+from ..host_memory import release_memory
+from ..parking import ParksSegmenterNet
 
 
 class SegmenterRunner(ParksSegmenterNet):

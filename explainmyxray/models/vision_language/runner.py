@@ -17,8 +17,8 @@ from explainmyxray.core.errors import ConfigError, ModelError
 from explainmyxray.core.plugin_api import LoadRequest, ModelSpec
 from explainmyxray.registry.weights import explain_missing
 
-from .host_memory import release_memory
-from .parking import ParksModule
+from ..host_memory import release_memory
+from ..parking import ParksModule
 
 REQUIRED_FILES = ("config.json", "*.safetensors", "tokenizer*")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")

@@ -21,7 +21,7 @@ from explainmyxray.core.plugin_api import ModelRequest
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .generation_common import GenerationSettings
+    from .generation import GenerationSettings
 
 GenerateTexts = Callable[[list["Image.Image"], list[str]], list[str]]
 """``(images, prompts)`` to one answer each, in order."""
@@ -66,7 +66,7 @@ class GeneratorOptions(BaseModel):
 
     def generation(self) -> GenerationSettings:
         """The decoding settings these options ask for."""
-        from .generation_common import GenerationSettings
+        from .generation import GenerationSettings
 
         return GenerationSettings(
             max_new_tokens=self.max_new_tokens,
@@ -113,7 +113,7 @@ def generate_reports(
     ``generate`` gets the cases with images in batches of ``batch_size`` (all at once when
     ``None``); ``runner.count_tokens`` bounds the retrieved context.
     """
-    from .generation_common import to_pil
+    from .generation import to_pil
     from .medgemma.prompt import build_prompt
 
     results: list[StructuredReport | Exception | None] = [None] * len(cases)

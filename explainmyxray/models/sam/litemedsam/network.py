@@ -15,14 +15,15 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.case import Box
-from ..core.errors import ModelError, WeightsNotFoundError
+from ....anatomy.segmenter import MaskPrediction
+from ....core.case import Box
+from ....core.errors import ModelError, WeightsNotFoundError
+from ..prompts import ImageEmbedding, normalized_canvas, segment_boxes
 
 INPUT_SIDE = 256
 CHECKPOINT_FILENAME = "lite_medsam.pth"
@@ -69,42 +70,6 @@ def resolve_checkpoint(weights: Path | None) -> Path:
             "give the checkpoint as `weights:` in the pipeline"
         )
     return path
-
-
-@dataclass
-class ImageEmbedding:
-    """One image, encoded once: the embedding and the geometry needed to map back."""
-
-    features: Any
-    """torch tensor (1, 256, 64, 64)."""
-    height: int
-    width: int
-    resized_height: int
-    resized_width: int
-
-    @property
-    def scale_x(self) -> float:
-        return self.resized_width / self.width
-
-    @property
-    def scale_y(self) -> float:
-        return self.resized_height / self.height
-
-
-@dataclass
-class MaskPrediction:
-    """Masks for a batch of box prompts, in original pixels."""
-
-    logits: np.ndarray
-    """float32 (N, H, W); a pixel is in the mask where its logit exceeds the threshold's logit."""
-    iou: np.ndarray
-    """The model's own estimate of each mask's IoU, (N,)."""
-
-    def masks(self, threshold: float = 0.5) -> np.ndarray:
-        """Boolean masks (N, H, W) at probability ``threshold``."""
-        if not 0.0 < threshold < 1.0:
-            raise ValueError(f"mask threshold must be in (0, 1), got {threshold}")
-        return self.logits > float(np.log(threshold / (1.0 - threshold)))
 
 
 class LiteMedSAM:
@@ -187,51 +152,3 @@ class LiteMedSAM:
     def segment(self, embedding: ImageEmbedding, boxes: Sequence[Box]) -> MaskPrediction:
         """One mask per box prompt (boxes in original pixels), from one image embedding."""
         return segment_boxes(self._require(), embedding, boxes, self.device, INPUT_SIDE)
-
-
-def normalized_canvas(resized: np.ndarray, side: int) -> np.ndarray:
-    """``resized`` min-max normalised to [0, 1], zero-padded at the bottom and right to a square."""
-    lo, hi = float(resized.min()), float(resized.max())
-    resized = (resized - lo) / max(hi - lo, 1e-8)
-    canvas = np.zeros((side, side), np.float32)
-    canvas[: resized.shape[0], : resized.shape[1]] = resized
-    return canvas
-
-
-def segment_boxes(
-    net: Any, embedding: ImageEmbedding, boxes: Sequence[Box], device: str, input_side: int
-) -> MaskPrediction:
-    """Masks of a SAM-family ``net`` for box prompts, mapped between original pixels and its input.
-
-    Boxes are scaled per axis into the ``input_side`` frame; the low-resolution mask logits are
-    upsampled to that frame where they are smaller, cropped to the resized image (unless it fills
-    the frame) and interpolated bilinearly back to the original height and width.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    h, w = embedding.height, embedding.width
-    if not boxes:
-        return MaskPrediction(np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
-    sx, sy = embedding.scale_x, embedding.scale_y
-    coords = [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes]
-    prompt = torch.tensor(coords, dtype=torch.float32, device=device)[:, None, :]
-    with torch.inference_mode():
-        sparse, dense = net.prompt_encoder(points=None, boxes=prompt, masks=None)
-        low_res, iou = net.mask_decoder(
-            image_embeddings=embedding.features,
-            image_pe=net.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=False,
-        )
-        logits = low_res.float()
-        rh, rw = embedding.resized_height, embedding.resized_width
-        if (rh, rw) != (input_side, input_side):
-            if tuple(logits.shape[-2:]) != (input_side, input_side):
-                logits = F.interpolate(
-                    logits, (input_side, input_side), mode="bilinear", align_corners=False
-                )
-            logits = logits[..., :rh, :rw]
-        full = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-    return MaskPrediction(logits=full[:, 0].cpu().numpy(), iou=iou[:, 0].float().cpu().numpy())

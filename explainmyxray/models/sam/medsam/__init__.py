@@ -5,7 +5,6 @@ the runner loads.
 """
 
 from .architecture import ARCHITECTURES, INPUT_SIDE, build_sam_network
-from .ensemble import EnsembleSegmenter
 from .runner import CHECKPOINT_NAME, MedSAMRunner
 from .segmenter import MedSAM, preprocess
 from .spec import medsam_spec, workspace_bytes
@@ -14,7 +13,6 @@ __all__ = [
     "ARCHITECTURES",
     "CHECKPOINT_NAME",
     "INPUT_SIDE",
-    "EnsembleSegmenter",
     "MedSAM",
     "MedSAMRunner",
     "build_sam_network",

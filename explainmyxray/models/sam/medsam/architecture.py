@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.errors import ConfigError, ModelError
+from ....core.errors import ConfigError, ModelError
 
 INPUT_SIDE = 1024
 """SAM's input side; the image embedding is 64x64 (patch size 16) and the mask logits 256x256."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...core.errors import ConfigError, ModelError
-from ...core.plugin_api import LoadRequest
-from ..host_memory import release_memory
-from ..segmenter_runner import SegmenterRunner
+from ....core.errors import ConfigError, ModelError
+from ....core.plugin_api import LoadRequest
+from ...host_memory import release_memory
+from ..runner import SegmenterRunner
 
 CHECKPOINT_NAME = "medsam_vit_b.pth"
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -22,7 +22,7 @@ DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 def checkpoint_path(weights: Path | None) -> Path:
     """The checkpoint file ``weights`` names (a file, or a folder holding it)."""
-    from ...registry.weights import explain_missing
+    from ....registry.weights import explain_missing
     from .spec import medsam_spec
 
     if weights is None:

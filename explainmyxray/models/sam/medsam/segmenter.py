@@ -23,14 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ...anatomy.litemedsam import (
-    ImageEmbedding,
-    MaskPrediction,
-    normalized_canvas,
-    segment_boxes,
-)
-from ...core.case import Box
-from ...core.errors import ModelError
+from ....anatomy.segmenter import MaskPrediction
+from ....core.case import Box
+from ....core.errors import ModelError
+from ..prompts import ImageEmbedding, normalized_canvas, segment_boxes
 from .architecture import INPUT_SIDE
 
 Resize = Literal["stretch", "longest_side"]

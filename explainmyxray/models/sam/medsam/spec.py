@@ -12,7 +12,7 @@ Memory: see :data:`MEMORY_BYTES` and ``benchmarks/medsam_memory.py``.
 
 from __future__ import annotations
 
-from ...core.plugin_api import ModelSpec
+from ....core.plugin_api import ModelSpec
 from .runner import CHECKPOINT_NAME, MedSAMRunner
 
 MiB = 1024**2

@@ -7,7 +7,7 @@ of small kernels per token. This path removes that overhead the way serving engi
   so a batch pads little; each batch is left-padded to a multiple of ``bucket`` tokens.
 * **A static KV cache and a CUDA graph.** Every batch has the same shape (the last one is padded
   with repeated rows), so one decoder — one cache, one captured decoding step — serves them all
-  (:class:`~explainmyxray.models.static_decoding.StaticDecoder`).
+  (:class:`~explainmyxray.models.vision_language.static_decoding.StaticDecoder`).
 * Sampling and repetition penalties go through ``generate`` with a static cache instead.
 
 Greedy answers are the same as the plain path's (:func:`..generation.generate_batch`): padding is

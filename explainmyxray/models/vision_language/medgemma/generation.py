@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..generation_common import GenerationSettings, generate_answers, on_runner_device
-from ..generation_common import to_pil as to_pil
+from ..generation import GenerationSettings, generate_answers, on_runner_device
+from ..generation import to_pil as to_pil
 from .prompt import chat_messages
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Precisions: ``nf4`` (bitsandbytes 4-bit NormalFloat with double quantization, bf16 compute),
 ``bf16`` and ``fp32``. The loading itself is shared with PaliGemma:
-:class:`explainmyxray.models.vision_language_runner.VisionLanguageRunner`.
+:class:`explainmyxray.models.vision_language.runner.VisionLanguageRunner`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..vision_language_runner import VisionLanguageRunner
-from ..vision_language_runner import check_weights as check_weights
+from ..runner import VisionLanguageRunner
+from ..runner import check_weights as check_weights
 from .prompt import CHAT_TEMPLATE
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..tiny_gemma import (
+from ..tiny import (
     SIGLIP_SO400M_896,
     TINY_IMAGE_PROCESSOR,
     TINY_TEXT_WIDTHS,

@@ -3,7 +3,7 @@
 PaliGemma has no chat template: its prompt is the image tokens, ``<bos>``, the text and a
 newline (the prefix, attended to in full), and the answer follows. The processor writes that
 layout from ``<image>`` + text; the text is MedGemma's PadChest instruction
-(:func:`explainmyxray.models.medgemma.prompt.build_prompt`).
+(:func:`explainmyxray.models.vision_language.medgemma.prompt.build_prompt`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..generation_common import GenerationSettings, generate_answers, on_runner_device
+from ..generation import GenerationSettings, generate_answers, on_runner_device
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -2,14 +2,14 @@
 
 Precisions: ``bf16``, ``nf4`` (bitsandbytes 4-bit, as for MedGemma) and ``fp32``. No remote
 code, safetensors only. The loading itself is shared with MedGemma:
-:class:`explainmyxray.models.vision_language_runner.VisionLanguageRunner`.
+:class:`explainmyxray.models.vision_language.runner.VisionLanguageRunner`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..vision_language_runner import VisionLanguageRunner
+from ..runner import VisionLanguageRunner
 
 PRECISIONS = ("bf16", "nf4", "fp32")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..medgemma.tiny import training_text
-from ..tiny_gemma import (
+from ..tiny import (
     SIGLIP_SO400M_896,
     TINY_IMAGE_PROCESSOR,
     TINY_IMAGE_SIZE,
