@@ -1,13 +1,14 @@
 """The one place the service touches the pipeline runtime.
 
-:class:`ServingEngine` loads the pipeline once, runs batches of in-memory cases with the models
-kept resident between batches, and writes each case's folder with the same writers as
-``explainmyxray run`` (``report.json``, ``overlay.png``, ``image.jpg``).
+:class:`ServingEngine` holds one long-lived :class:`~explainmyxray.pipelines.engine.Engine` (one
+plugin host, one model manager) for the process: the pipeline is loaded once, batches of
+in-memory cases run with the models kept resident between batches, and each case's folder is
+written with the same writers as ``explainmyxray run`` (``report.json``, ``overlay.png``,
+``image.jpg``).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -15,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.case import Case
+from ..core.markers import hookimpl
 from .job_options import Overrides, apply_options, variant_key
 
 if TYPE_CHECKING:
-    from ..core.orchestrator import Orchestrator
-
-log = logging.getLogger(__name__)
+    from ..pipelines.loader import Pipeline
 
 MAX_VARIANTS = 8
 """Pipeline variants (distinct per-job options) kept ready at once."""
@@ -38,6 +38,17 @@ class EngineStats:
     resident_bytes: dict[str, int] = field(default_factory=dict)
 
 
+class _StageClock:
+    """A lifecycle plugin: seconds per step over every batch the engine runs."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+
+    @hookimpl
+    def after_stage_run(self, stage: str, plugin: str, cases, seconds: float) -> None:
+        self.seconds[f"{stage}:{plugin}"] += seconds
+
+
 class ServingEngine:
     def __init__(
         self,
@@ -47,18 +58,16 @@ class ServingEngine:
         allow: list[str] | None = None,
         block: list[str] | None = None,
     ) -> None:
-        from ..core.orchestrator import Orchestrator
-        from ..pipelines.loader import load_pipeline
-        from ..pipelines.shipped import resolve_pipeline
+        from ..pipelines.engine import Engine
         from ..registry.plugins import PluginHost
 
         self.host = PluginHost(allow=allow or None, block=block or [])
-        self.pipeline = load_pipeline(resolve_pipeline(pipeline_ref), self.host)
-        self.device = device
-        self._orchestrator = Orchestrator(self.host, self.pipeline, device=device)
-        self.plan = self._orchestrator.plan
-        self._variants: OrderedDict[str, Orchestrator] = OrderedDict()
-        self._retired_seconds: Counter[str] = Counter()
+        self._engine = Engine(self.host, device=device)
+        self.pipeline = self._engine.load(pipeline_ref)
+        self.plan = self._engine.plan(self.pipeline)
+        self._clock = _StageClock()
+        self.host.pm.register(self._clock, name="explainmyxray-serve-clock")
+        self._variants: OrderedDict[str, Pipeline] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -75,7 +84,8 @@ class ServingEngine:
     def preload(self) -> None:
         """Make every model of the pipeline resident now (as far as the budget allows), in the
         order the first batch will use them."""
-        manager = self._orchestrator.manager
+        manager = self._engine.manager
+        manager.budget = self.plan.budget
         for index, planned in enumerate(self.plan.steps):
             if planned.models:
                 manager.prepare(planned.models, planned.device, self.plan.upcoming(index, True))
@@ -101,23 +111,17 @@ class ServingEngine:
 
     def run_batch(self, cases: list[Case], overrides: Overrides | None = None) -> list[Case]:
         """Run every step over ``cases`` in place, with a job's options if any; models stay
-        loaded for the next batch (a variant shares the resident models)."""
-        return self._variant(overrides or {}).run_batch(cases, more_batches=True)
+        loaded for the next batch (a variant uses the same resident models)."""
+        return self._engine.run_batch(self._variant(overrides or {}), cases)
 
-    def _variant(self, overrides: Overrides) -> Orchestrator:
+    def _variant(self, overrides: Overrides) -> Pipeline:
         key = variant_key(overrides)
         if not key:
-            return self._orchestrator
+            return self.pipeline
         if key not in self._variants:
-            from ..core.orchestrator import Orchestrator
-
-            variant = apply_options(self.pipeline, overrides)
-            self._variants[key] = Orchestrator(
-                self.host, variant, device=self.device, manager=self._orchestrator.manager
-            )
+            self._variants[key] = apply_options(self.pipeline, overrides)
             if len(self._variants) > MAX_VARIANTS:
-                _, oldest = self._variants.popitem(last=False)
-                self._retired_seconds.update(oldest.stage_seconds)
+                self._variants.popitem(last=False)
         self._variants.move_to_end(key)
         return self._variants[key]
 
@@ -129,15 +133,12 @@ class ServingEngine:
         write_case(case, out_dir, [write_case_outputs])
 
     def stats(self) -> EngineStats:
-        manager = self._orchestrator.manager
+        manager = self._engine.manager
         resident: Counter[str] = Counter()
         for r in manager.resident():
             resident[r.device] += r.charged
-        seconds = Counter(self._orchestrator.stage_seconds) + self._retired_seconds
-        for variant in list(self._variants.values()):
-            seconds.update(variant.stage_seconds)
         return EngineStats(
-            stage_seconds=dict(seconds),
+            stage_seconds=dict(self._clock.seconds),
             loads=dict(manager.stats.loads),
             evictions=dict(manager.stats.unloads),
             parks=dict(manager.stats.parks),
@@ -146,7 +147,7 @@ class ServingEngine:
         )
 
     def close(self) -> None:
-        self._orchestrator.manager.close()
+        self._engine.close()
 
 
 def gpu_memory() -> dict[str, dict[str, int]]:
