@@ -13,7 +13,7 @@ from ..core.inputs import case_id
 from ..core.results import REPORT_FILE, case_dir
 from .app import Service, ServiceDep
 from .callbacks import CallbackRejected, check_callback
-from .job_options import JobOptionsError, parse_options, variant_key
+from .job_options import JobOptionsError, Overrides, parse_options, variant_key
 from .limits import client_key, require_token, too_many
 from .settings import ServiceSettings
 from .store import IdempotencyConflict, NewCase, new_id
@@ -67,46 +67,15 @@ def build_router(settings: ServiceSettings, allowed: dict[str, set[str]]) -> API
     ) -> JSONResponse:
         """Queue one job of one or more radiographs. Answers 202 with the job's id at once."""
         client = client_key(request)
-        wait = service.rate.take(client)
-        if wait:
-            service.metrics.rejected.labels("429").inc()
-            raise too_many("too many requests from this client; slow down", wait)
-        if service.store.active_jobs(client) >= settings.max_active_jobs:
-            service.metrics.rejected.labels("429").inc()
-            raise too_many(
-                f"this client already has {settings.max_active_jobs} queued or running jobs; "
-                "wait for one to end",
-                5,
-            )
-        if len(files) > settings.max_files:
-            raise _reject(
-                service,
-                413,
-                f"{len(files)} files in one job; this service accepts at most "
-                f"{settings.max_files} per job",
-            )
-        if report is not None and len(report) > settings.max_report_chars:
-            raise _reject(
-                service,
-                413,
-                f"the report has {len(report)} characters; at most {settings.max_report_chars}",
-            )
-        if callback_url:
-            try:
-                check_callback(callback_url, settings.callback_hosts)
-            except CallbackRejected as exc:
-                raise _reject(service, 422, str(exc)) from None
-        try:
-            overrides = parse_options(options, allowed)
-            service.engine.check_options(overrides)
-        except JobOptionsError as exc:
-            raise _reject(service, 422, str(exc)) from None
+        _admit(service, settings, client)
+        overrides = _check_fields(
+            service, settings, allowed, len(files), report, callback_url, options
+        )
         try:
             uploads = [inspect(i, f.file, f.filename) for i, f in enumerate(files)]
         except UnsupportedMedia as exc:
             raise _reject(service, 415, str(exc)) from None
-        canonical = json.dumps(overrides, sort_keys=True)
-        digest = request_hash(uploads, report, callback_url, canonical)
+        digest = request_hash(uploads, report, callback_url, json.dumps(overrides, sort_keys=True))
         try:
             existing = idempotency_key and service.store.find_idempotent(
                 client, idempotency_key, digest
@@ -205,6 +174,56 @@ def build_router(settings: ServiceSettings, allowed: dict[str, set[str]]) -> API
         )
 
     return router
+
+
+def _admit(service: Service, settings: ServiceSettings, client: str) -> None:
+    """The per-client rate and concurrency limits (429 with Retry-After)."""
+    wait = service.rate.take(client)
+    if wait:
+        service.metrics.rejected.labels("429").inc()
+        raise too_many("too many requests from this client; slow down", wait)
+    if service.store.active_jobs(client) >= settings.max_active_jobs:
+        service.metrics.rejected.labels("429").inc()
+        raise too_many(
+            f"this client already has {settings.max_active_jobs} queued or running jobs; "
+            "wait for one to end",
+            5,
+        )
+
+
+def _check_fields(
+    service: Service,
+    settings: ServiceSettings,
+    allowed: dict[str, set[str]],
+    files: int,
+    report: str | None,
+    callback_url: str | None,
+    options: str | None,
+) -> Overrides:
+    """The request's sizes and fields; returns the job's pipeline options."""
+    if files > settings.max_files:
+        raise _reject(
+            service,
+            413,
+            f"{files} files in one job; this service accepts at most {settings.max_files} per job",
+        )
+    if report is not None and len(report) > settings.max_report_chars:
+        raise _reject(
+            service,
+            413,
+            f"the report has {len(report)} characters; at most {settings.max_report_chars}",
+        )
+    if callback_url:
+        try:
+            check_callback(callback_url, settings.callback_hosts)
+        except CallbackRejected as exc:
+            raise _reject(service, 422, str(exc)) from None
+    try:
+        overrides = parse_options(options, allowed)
+        service.engine.check_options(overrides)
+    except JobOptionsError as exc:
+        raise _reject(service, 422, str(exc)) from None
+    return overrides
 
 
 def _accepted(service: Service, job_id: str, *, replayed: bool) -> JSONResponse:
