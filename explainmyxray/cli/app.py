@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -63,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(args.verbose)
     try:
-        return int(importlib.import_module(args.handler).run(args) or 0)
+        code = int(importlib.import_module(args.handler).run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here when the output fit the buffer
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except KeyboardInterrupt:
         print_error("interrupted; finished cases are kept, rerun to continue")
         return 130
@@ -79,6 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.exit_code
         print_error(f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)")
         return 1
+
+
+def _reader_went_away() -> int:
+    """The reader of stdout closed it (``... | head``): stop quietly, like any Unix tool."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe
 
 
 if __name__ == "__main__":

@@ -14,8 +14,13 @@ A stage hook receives the batch as a list and returns one result per case, in th
 fail one case without failing the batch, put an exception instance at that case's position in the
 returned list; raising fails the whole batch for this step (every case gets the error recorded).
 
-*Lifecycle hooks* are broadcast to every plugin, for observers (timing, logging, tracing). Their
-return values are ignored.
+*Lifecycle hooks* are broadcast to every plugin through pluggy, for observers (timing, logging,
+tracing); ``hookimpl(wrapper=True)`` (or ``hookwrapper=True``) implementations wrap the others.
+Their return values are ignored, and an observer that raises is logged, never fatal.
+
+A plugin that implements a hook not listed here (a misspelt name) is not loaded: the error names
+the plugin and the hook it probably meant. Mark an implementation ``optionalhook=True`` to allow
+a hook that a later version of the framework may add.
 """
 
 from __future__ import annotations
@@ -69,8 +74,27 @@ def register_stages(register: StageRegistrar) -> None:
 def register_models(register: ModelRegistrar) -> None:
     """Contribute model specifications to the model registry.
 
-    Called once at host start-up: ``register(ModelSpec(name=..., hub_id=..., loader=...))``.
-    Model names are global; registering a name twice is an error that names both plugins.
+    Called once per plugin at host start-up, with a ``register`` callback bound to that plugin::
+
+        register(
+            ModelSpec(
+                name="acme-classifier",
+                factory=AcmeRunner,  # builds an unloaded runner: load(request), unload()
+                memory_bytes={"bf16": 900 * 1024**2, "fp32": 1800 * 1024**2},  # best first
+                default_precision="bf16",
+                hub_id="acme/cxr-classifier",
+                revision="0123456789abcdef0123456789abcdef01234567",
+                files=("config.json", "model.safetensors"),
+                license="Apache-2.0",
+            )
+        )
+
+    ``factory`` returns an unloaded :class:`~explainmyxray.core.plugin_api.ModelRunner`;
+    ``memory_bytes`` maps each precision the runner accepts to its resident size in bytes;
+    ``hub_id``/``revision``/``files`` say where ``explainmyxray models pull`` downloads from
+    (or give ``locate``, a callable returning a local path). A model that loads nothing from
+    disk sets ``needs_weights=False`` and is reported ready. Model names are global: two
+    plugins registering the same name is a start-up error for both (neither is loaded).
     All implementations are called.
     """
 

@@ -23,6 +23,7 @@ from typing import Any
 from .case import (
     Case,
     CaseError,
+    Finding,
     Grounding,
     RetrievedCase,
     Score,
@@ -59,6 +60,22 @@ def _apply_report(case: Case, value: Any) -> None:
 
 def _apply_groundings(case: Case, value: Any) -> None:
     case.groundings = list(value)
+    if case.report is not None:
+        link_regions(case.report.findings, case.groundings)
+
+
+def link_regions(findings: Sequence[Finding], groundings: Sequence[Grounding]) -> None:
+    """Each finding's ``regions``: the region ids of its grounding (the one at its position when
+    the labels agree, else the first with its label), in order and without repeats."""
+    by_label: dict[str, Grounding] = {}
+    for grounding in groundings:
+        by_label.setdefault(grounding.finding, grounding)
+    for index, finding in enumerate(findings):
+        grounding = groundings[index] if index < len(groundings) else None
+        if grounding is None or grounding.finding != finding.label:
+            grounding = by_label.get(finding.label)
+        if grounding is not None:
+            finding.regions = list(dict.fromkeys(r.region for r in grounding.regions))
 
 
 def _apply_verification(case: Case, value: Any) -> None:

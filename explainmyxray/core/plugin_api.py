@@ -99,6 +99,10 @@ class ModelSpec:
     ``memory_bytes`` maps each supported precision to the estimated resident size once loaded
     (weights and buffers, not activations), best precision first; the planner budgets with it and
     the model manager checks it against what it measures. ``factory`` builds an unloaded runner.
+    ``hub_id``, ``revision`` and ``files`` say where ``models pull`` downloads the weights from
+    and which files must be there; ``locate`` returns a local copy (e.g. a packaged asset).
+    ``needs_weights=False`` declares a model that loads nothing from disk (built from code, a
+    rule, a remote client): it is reported ready, and its runner gets ``weights=None``.
     """
 
     name: str
@@ -114,6 +118,7 @@ class ModelSpec:
     extra: str | None = None
     plugin: str = ""
     locate: Callable[[], Path | None] | None = None
+    needs_weights: bool = True
 
     def estimate(self, precision: str | None) -> int:
         precision = precision or self.default_precision

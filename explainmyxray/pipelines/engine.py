@@ -4,18 +4,20 @@ The CLI makes one for a run; a job service or a cluster worker keeps one per pro
 and runs many pipelines and many batches through it. Models stay resident between runs and
 batches while they fit the budget (with ``retain``, the default, until their room is needed;
 without it, as soon as no upcoming step needs them), so a model two pipelines share is loaded
-once. Not thread-safe: one run or batch at a time per engine.
+once. Runs and batches from several threads are served one at a time (an engine holds one set of
+models); for parallel work use one engine per process or GPU.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..core.case import Case
+from ..core.case import Case, ModelUsage
 from ..core.memory import MemoryBudget
 from ..core.model_manager import ModelManager
 from ..core.orchestrator import CaseWriter, Orchestrator, RunSummary, RunWriter
@@ -56,6 +58,7 @@ class Engine:
             retain=retain,
         )
         self._pipelines: dict[Path, tuple[tuple[int, int], Pipeline]] = {}
+        self._lock = threading.RLock()
 
     # --- lifetime ---------------------------------------------------------------------------
 
@@ -73,7 +76,13 @@ class Engine:
     def close(self) -> None:
         """Unload every resident and parked model. The engine can still run afterwards (models
         then load again)."""
-        self.manager.close()
+        with self._lock:
+            self.manager.close()
+
+    def resident(self) -> list[ModelUsage]:
+        """The models loaded now (device, precision, measured bytes), parked ones excluded."""
+        with self._lock:
+            return [r.usage for r in self.manager.resident()]
 
     # --- pipelines --------------------------------------------------------------------------
 
@@ -85,11 +94,12 @@ class Engine:
         path = resolve_pipeline(pipeline)
         stat = path.stat()
         version = (stat.st_mtime_ns, stat.st_size)
-        cached = self._pipelines.get(path)
-        if cached is None or cached[0] != version:
-            cached = (version, load_pipeline(path, self.host))
-            self._pipelines[path] = cached
-        return cached[1]
+        with self._lock:
+            cached = self._pipelines.get(path)
+            if cached is None or cached[0] != version:
+                cached = (version, load_pipeline(path, self.host))
+                self._pipelines[path] = cached
+            return cached[1]
 
     def plan(self, pipeline: PipelineRef) -> Plan:
         """Devices, model requests and the predicted loads and peak memory of one batch."""
@@ -120,9 +130,10 @@ class Engine:
         ``progress`` is a plugin object (lifecycle hook implementations, e.g. the CLI's progress
         bar) registered for this run only.
         """
-        orchestrator = self._orchestrator(pipeline, keep_phi, case_writers, run_writers)
-        with self._observing(progress):
-            return orchestrator.run(sources, out_dir, force=force, report_text=report_text)
+        with self._lock:
+            orchestrator = self._orchestrator(pipeline, keep_phi, case_writers, run_writers)
+            with self._observing(progress):
+                return orchestrator.run(sources, out_dir, force=force, report_text=report_text)
 
     def run_batch(
         self,
@@ -136,8 +147,9 @@ class Engine:
         ``supplied_report``), in place, and return them. Nothing is written; a case that fails
         a step carries the error in ``case.errors`` and skips the rest. ``out_dir`` is only
         passed on to the steps (``step.out_dir``)."""
-        orchestrator = self._orchestrator(pipeline, keep_phi, (), ())
-        return orchestrator.run_batch(cases, more_batches=True, out_dir=out_dir)
+        with self._lock:
+            orchestrator = self._orchestrator(pipeline, keep_phi, (), ())
+            return orchestrator.run_batch(cases, more_batches=True, out_dir=out_dir)
 
     def _orchestrator(
         self,

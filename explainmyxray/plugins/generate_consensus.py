@@ -29,8 +29,10 @@ def register_stages(register) -> None:
 
 
 @hookimpl
-def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
-    options: ConsensusOptions = step.options  # type: ignore[assignment]
+def generate(
+    cases: Sequence[Case], step: StepContext[ConsensusOptions]
+) -> list[StructuredReport | Exception]:
+    options = step.options
     results: list[StructuredReport | Exception] = []
     for case in cases:
         try:

@@ -95,10 +95,12 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
+def generate(
+    cases: Sequence[Case], step: StepContext[MedGemmaOptions]
+) -> list[StructuredReport | Exception]:
     from explainmyxray.models.vision_language.medgemma import generation
 
-    options: MedGemmaOptions = step.options  # type: ignore[assignment]
+    options = step.options
     if weights_unavailable(options):
         note = (
             f"MedGemma weights are not on this machine (explainmyxray models pull "

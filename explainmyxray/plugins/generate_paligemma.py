@@ -65,10 +65,12 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport | Exception]:
+def generate(
+    cases: Sequence[Case], step: StepContext[PaliGemmaOptions]
+) -> list[StructuredReport | Exception]:
     from explainmyxray.models.vision_language.paligemma import generation
 
-    options: PaliGemmaOptions = step.options  # type: ignore[assignment]
+    options = step.options
     runner = step.model(options.model)
     settings = options.generation()
     return generate_reports(

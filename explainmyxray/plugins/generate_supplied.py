@@ -32,6 +32,8 @@ def register_stages(register) -> None:
 
 
 @hookimpl
-def generate(cases: Sequence[Case], step: StepContext) -> list[StructuredReport]:
-    options: SuppliedReportOptions = step.options  # type: ignore[assignment]
+def generate(
+    cases: Sequence[Case], step: StepContext[SuppliedReportOptions]
+) -> list[StructuredReport]:
+    options = step.options
     return reports_from_supplied(cases, source=options.source_label)

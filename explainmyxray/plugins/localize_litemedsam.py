@@ -66,9 +66,11 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] | Exception]:
+def localize(
+    cases: Sequence[Case], step: StepContext[LiteMedSAMOptions]
+) -> list[list[Grounding] | Exception]:
     from explainmyxray.anatomy.grounding import localize_cases
 
-    options: LiteMedSAMOptions = step.options  # type: ignore[assignment]
+    options = step.options
     model = step.model(options.model).model
     return localize_cases(cases, model, options, step.device, PLUGIN)

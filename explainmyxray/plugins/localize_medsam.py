@@ -101,10 +101,12 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def localize(cases: Sequence[Case], step: StepContext) -> list[list[Grounding] | Exception]:
+def localize(
+    cases: Sequence[Case], step: StepContext[MedSAMOptions]
+) -> list[list[Grounding] | Exception]:
     from explainmyxray.anatomy.grounding import localize_cases
 
-    options: MedSAMOptions = step.options  # type: ignore[assignment]
+    options = step.options
     segmenter = step.model(options.model).model
     if options.ensemble_with_litemedsam:
         from explainmyxray.models.sam.ensemble import EnsembleSegmenter

@@ -90,8 +90,10 @@ def _read_one(case: Case, options: ImageOptions, keep_phi: bool) -> XrayImage:
 
 
 @hookimpl
-def preprocess(cases: Sequence[Case], step: StepContext) -> list[XrayImage | Exception]:
-    options: ImageOptions = step.options  # type: ignore[assignment]
+def preprocess(
+    cases: Sequence[Case], step: StepContext[ImageOptions]
+) -> list[XrayImage | Exception]:
+    options = step.options
     results: list[XrayImage | Exception] = []
     for case in cases:
         try:

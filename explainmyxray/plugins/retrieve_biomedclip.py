@@ -9,29 +9,32 @@ With ``zero_shot: true`` (BiomedCLIP only) each case also gets a zero-shot proba
 PadChest finding. A retrieve step can only return similar cases, so the probabilities land on
 ``case.scores`` in place, as one score ``biomedclip.zeroshot`` whose ``details`` map each finding
 to its probability and whose value is the largest of them (read them back with
-:func:`zero_shot_of`).
+:func:`~explainmyxray.retrieval.retrieve.zero_shot_of`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from explainmyxray import hookimpl
-from explainmyxray.core.case import Case, RetrievedCase, Score
+from explainmyxray.core.case import Case, RetrievedCase
 from explainmyxray.core.context import StepContext
-from explainmyxray.core.errors import ConfigError, InputError
+from explainmyxray.core.errors import ConfigError
 from explainmyxray.core.plugin_api import ModelRequest
 from explainmyxray.models.biomedclip.spec import BIOMEDCLIP, biomedclip_spec, workspace_bytes
 from explainmyxray.models.minilm.spec import MINILM, WORKSPACE_PER_TEXT, minilm_spec
+from explainmyxray.retrieval.retrieve import (
+    Search,
+    open_index,
+    retrieve_by_image,
+    retrieve_by_text,
+)
 
 PLUGIN = "biomedclip"
-ZERO_SHOT_METRIC = "biomedclip.zeroshot"
 DEFAULT_MODELS = {"biomedclip": BIOMEDCLIP, "minilm": MINILM}
 
 
@@ -120,115 +123,24 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def retrieve(cases: Sequence[Case], step: StepContext) -> list[list[RetrievedCase] | Exception]:
-    options: RetrieveOptions = step.options  # type: ignore[assignment]
+def retrieve(
+    cases: Sequence[Case], step: StepContext[RetrieveOptions]
+) -> list[list[RetrievedCase] | Exception]:
+    options = step.options
     runner = step.model(options.model_name)
     index = open_index(step.resolve(options.index)) if options.index else None
     if index is not None:
         index.check(runner.identity)
+    search = Search(options.top_k, options.min_score, options.batch_size)
     if options.backend == "minilm":
-        return _retrieve_by_text(cases, runner, index, options)
-    return _retrieve_by_image(cases, runner, index, options)
-
-
-def _retrieve_by_image(
-    cases: Sequence[Case], runner: Any, index: Any, options: RetrieveOptions
-) -> list[list[RetrievedCase] | Exception]:
-    results: list[list[RetrievedCase] | Exception] = [[] for _ in cases]
-    ready = []
-    for position, case in enumerate(cases):
-        if case.image is None or case.image.pixels is None:
-            results[position] = InputError(f"case {case.id}: no decoded image to retrieve with")
-        else:
-            ready.append(position)
-    if not ready:
-        return results
-    images = [cases[i].image.pixels for i in ready]  # type: ignore[union-attr]
-    embeddings = runner.embed_images(images, batch_size=options.batch_size)
-    if index is not None:
-        kind = "image" if index.has_images else "text"
-        found = index.search(embeddings, options.top_k, kind=kind, min_score=options.min_score)
-        for position, similar in zip(ready, found, strict=True):
-            results[position] = similar
+        return retrieve_by_text(cases, runner, index, search)
+    labels = None
     if options.zero_shot:
-        from explainmyxray.models.biomedclip.zeroshot import (
-            canonical_labels,
-            default_labels,
-            probabilities_from_embeddings,
-        )
+        from explainmyxray.models.biomedclip.zeroshot import canonical_labels, default_labels
 
         labels = (
             canonical_labels(options.zero_shot_labels)
             if options.zero_shot_labels is not None
             else default_labels()
         )
-        probabilities = probabilities_from_embeddings(runner, embeddings, labels)
-        for position, probs in zip(ready, probabilities, strict=True):
-            attach_zero_shot(cases[position], probs)
-    return results
-
-
-def _retrieve_by_text(
-    cases: Sequence[Case], runner: Any, index: Any, options: RetrieveOptions
-) -> list[list[RetrievedCase] | Exception]:
-    results: list[list[RetrievedCase] | Exception] = [[] for _ in cases]
-    ready: list[int] = []
-    texts: list[str] = []
-    for position, case in enumerate(cases):
-        text = query_text(case)
-        if text is None:
-            results[position] = InputError(
-                f"case {case.id}: no report text to retrieve with (the minilm backend reads "
-                f"the generated or supplied report)"
-            )
-            continue
-        ready.append(position)
-        texts.append(text)
-    if ready:
-        embeddings = runner.embed_texts(texts, batch_size=options.batch_size)
-        found = index.search(embeddings, options.top_k, kind="text", min_score=options.min_score)
-        for position, similar in zip(ready, found, strict=True):
-            results[position] = similar
-    return results
-
-
-def query_text(case: Case) -> str | None:
-    """The text a case is retrieved by: its report's text, else the supplied report."""
-    from explainmyxray.models.report_text import report_text
-
-    text = report_text(case.report)
-    if text is None and case.supplied_report and case.supplied_report.strip():
-        text = case.supplied_report
-    return text
-
-
-def attach_zero_shot(case: Case, probabilities: dict[str, float]) -> None:
-    """Put (or replace) the case's ``biomedclip.zeroshot`` score."""
-    case.scores = [s for s in case.scores if s.metric != ZERO_SHOT_METRIC]
-    details: dict[str, Any] = {label: round(p, 4) for label, p in probabilities.items()}
-    value = max(details.values()) if details else None
-    case.scores.append(Score(metric=ZERO_SHOT_METRIC, value=value, details=details))
-
-
-def zero_shot_of(case: Case) -> dict[str, float]:
-    """The zero-shot probability of each finding a retrieve step attached to ``case``."""
-    for score in case.scores:
-        if score.metric == ZERO_SHOT_METRIC:
-            return {label: float(p) for label, p in score.details.items()}
-    return {}
-
-
-def open_index(path: Path) -> Any:
-    """The index at ``path``, opened once per version of its metadata (cached across batches)."""
-    from explainmyxray.retrieval.index import METADATA
-
-    meta = Path(path) / METADATA
-    stamp = os.stat(meta).st_mtime_ns if meta.is_file() else 0
-    return _open_cached(str(Path(path).resolve()), stamp)
-
-
-@lru_cache(maxsize=4)
-def _open_cached(path: str, stamp: int) -> Any:
-    from explainmyxray.retrieval.index import ReferenceIndex
-
-    return ReferenceIndex.open(Path(path))
+    return retrieve_by_image(cases, runner, index, search, zero_shot_labels=labels)

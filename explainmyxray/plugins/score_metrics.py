@@ -113,8 +113,10 @@ def register_stages(register) -> None:
 
 
 @hookimpl
-def score(cases: Sequence[Case], step: StepContext) -> list[list[Score] | Exception]:
-    options: MetricsOptions = step.options  # type: ignore[assignment]
+def score(
+    cases: Sequence[Case], step: StepContext[MetricsOptions]
+) -> list[list[Score] | Exception]:
+    options = step.options
     references = (
         cached_references(step.resolve(options.reference), options.reference_format)
         if options.reference is not None

@@ -7,27 +7,17 @@ too and the two readings are merged (see :mod:`explainmyxray.models.chexbert.com
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from explainmyxray import hookimpl
-from explainmyxray.core.case import Case, StructuredReport, Verification
+from explainmyxray.core.case import Case, Verification
 from explainmyxray.core.context import StepContext
-from explainmyxray.core.errors import ConfigError, StageError
 from explainmyxray.core.plugin_api import ModelRequest
-from explainmyxray.models.chexbert import (
-    canonical_label,
-    chexbert_spec,
-    compare,
-    merge_readings,
-    normalize_reading,
-    workspace_bytes,
-)
-from explainmyxray.models.chexbert.compare import ToCheXpert
-from explainmyxray.models.report_text import report_text
+from explainmyxray.models.chexbert import chexbert_spec, workspace_bytes
+from explainmyxray.models.chexbert.verify import verify_reports
 
 PLUGIN = "chexbert"
 
@@ -76,59 +66,13 @@ def register_models(register) -> None:
 
 
 @hookimpl
-def verify(cases: Sequence[Case], step: StepContext) -> list[Verification | Exception]:
-    options: CheXbertOptions = step.options  # type: ignore[assignment]
-    rules = rule_labeler() if options.combine_with_rules else None
-    texts: list[str] = []
-    positions: list[int] = []
-    results: list[Verification | Exception | None] = [None] * len(cases)
-    for index, case in enumerate(cases):
-        text = report_text(case.report)
-        if text is None:
-            results[index] = StageError("verify", PLUGIN, _why_no_text(case.report))
-            continue
-        texts.append(text)
-        positions.append(index)
-    runner = step.model(options.model)
-    readings = runner.label(texts, batch_size=options.batch_size) if texts else []
-    to_chexpert = chexpert_mapper()
-    for index, text, reading in zip(positions, texts, readings, strict=True):
-        report = cases[index].report
-        assert report is not None
-        notes: dict[str, str] = {}
-        if rules is not None:
-            reading, notes = merge_readings(reading, normalize_reading(dict(rules(text))))
-        results[index] = compare(report.findings, reading, to_chexpert, notes=notes)
-    return [r for r in results if r is not None]
-
-
-def _why_no_text(report: StructuredReport | None) -> str:
-    if report is None:
-        return "the case has no report to verify (run a generate step first)"
-    return "the report has no text and could not be rendered from its findings"
-
-
-def chexpert_mapper() -> ToCheXpert:
-    """Finding label -> CheXpert observation(s): the report ontology's map, else the name."""
-    try:
-        from explainmyxray.report.ontology import load_ontology
-    except ImportError:
-        return canonical_label
-    ontology = load_ontology()
-
-    def to_chexpert(label: str) -> str | Sequence[str] | None:
-        mapped: Any = ontology.to_chexpert(label)
-        return mapped or canonical_label(label)
-
-    return to_chexpert
-
-
-def rule_labeler() -> Callable[[str], Any]:
-    try:
-        from explainmyxray.labeler import chexpert_labels
-    except ImportError as exc:
-        raise ConfigError(
-            "verify (chexbert): combine_with_rules needs the rule-based labeler "
-            f"(explainmyxray.labeler), which is not available: {exc}"
-        ) from exc
-    return chexpert_labels
+def verify(
+    cases: Sequence[Case], step: StepContext[CheXbertOptions]
+) -> list[Verification | Exception]:
+    options = step.options
+    return verify_reports(
+        cases,
+        step.model(options.model),
+        batch_size=options.batch_size,
+        combine_with_rules=options.combine_with_rules,
+    )

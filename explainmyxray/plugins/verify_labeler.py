@@ -55,10 +55,12 @@ def register_stages(register) -> None:
 
 
 @hookimpl
-def verify(cases: Sequence[Case], step: StepContext) -> list[Verification | Exception]:
+def verify(
+    cases: Sequence[Case], step: StepContext[LabelerVerifyOptions]
+) -> list[Verification | Exception]:
     from explainmyxray.labeler.verify import compare
 
-    options: LabelerVerifyOptions = step.options  # type: ignore[assignment]
+    options = step.options
     results: list[Verification | Exception] = []
     for case in cases:
         text = _text(case.report, options.text)

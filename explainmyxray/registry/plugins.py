@@ -8,6 +8,7 @@ skipped, and the host keeps working. ``EXPLAINMYXRAY_PLUGINS`` (comma-separated)
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import logging
@@ -125,7 +126,9 @@ class PluginHost:
     def _register_lazy(self, name: str, source: str, version: str | None, target: Any) -> None:
         try:
             module = importlib.import_module(target())
-        except Exception as exc:  # a broken plugin is recorded and skipped, never fatal
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (sys.exit() too) is recorded, not fatal
             self._record_error(name, source, version, exc)
             return
         self._register_object(name, module, source, version)
@@ -136,7 +139,9 @@ class PluginHost:
         version = dist.version if dist else None
         try:
             plugin = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self._record_error(ep.name, source, version, exc)
             return
         self._register_object(ep.name, plugin, source, version)
@@ -153,6 +158,11 @@ class PluginHost:
             self._record_error(name, source, version, exc)
             return
         callers = self.pm.get_hookcallers(plugin) or []
+        unknown = _unknown_hooks(name, callers)
+        if unknown:
+            self.pm.unregister(name=name)
+            self._record_error(name, source, version, PluginError(unknown))
+            return
         for caller in callers:
             if caller.name in LIFECYCLE_HOOKS:
                 for impl in caller.get_hookimpls():
@@ -164,18 +174,47 @@ class PluginHost:
     def _record_error(
         self, name: str, source: str, version: str | None, exc: BaseException
     ) -> None:
-        message = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SystemExit):
+            message = f"SystemExit: the plugin called sys.exit({exc.code!r}) while loading"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         log.warning("plugin %s (%s) skipped: %s", name, source, message)
         self.infos[name] = PluginInfo(name=name, source=source, version=version, error=message)
 
     def _collect_registrations(self) -> None:
+        offered: dict[str, list[ModelSpec]] = {}
         for name, info in list(self.infos.items()):
             if info.error is not None:
                 continue
-            caller = self._only(name, "register_stages")
+            specs: list[ModelSpec] = []
             try:
-                caller(register=self._stage_registrar(name))
-                self._only(name, "register_models")(register=self._model_registrar(name))
+                self._only(name, "register_stages")(register=self._stage_registrar(name))
+                self._only(name, "register_models")(register=specs.append)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._unregister_broken(name, exc)
+                continue
+            offered[name] = specs
+        for model, plugins in _conflicts(offered).items():
+            listing = " and ".join(repr(p) for p in plugins)
+            for plugin in plugins:
+                if self.infos[plugin].error is None:
+                    self._unregister_broken(
+                        plugin,
+                        PluginError(
+                            f"model {model!r} is registered by {listing}; model names are "
+                            "global, so neither plugin is loaded: rename one model (e.g. "
+                            f"'{plugin}/{model}') or disable one plugin (--no-plugin NAME)"
+                        ),
+                    )
+        for name, specs in offered.items():
+            if self.infos[name].error is not None:
+                continue
+            try:
+                for spec in specs:
+                    self.models.add(spec, plugin=name)
+                    self.infos[name].models.append(spec.name)
             except Exception as exc:
                 self._unregister_broken(name, exc)
 
@@ -204,13 +243,6 @@ class PluginHost:
                 stage=stage, plugin=plugin, options=options, models=models, description=description
             )
             self.infos[plugin].stages.append(stage)
-
-        return register
-
-    def _model_registrar(self, plugin: str):
-        def register(spec: ModelSpec) -> None:
-            self.models.add(spec, plugin=plugin)
-            self.infos[plugin].models.append(spec.name)
 
         return register
 
@@ -279,6 +311,38 @@ class PluginHost:
             getattr(self.pm.hook, hook)(**kwargs)
         except Exception:
             log.exception("lifecycle hook %s failed in a wrapper", hook)
+
+
+def _unknown_hooks(plugin: str, callers: Sequence[Any]) -> str | None:
+    """An error naming ``plugin``'s implementations of hooks that have no specification."""
+    known = sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{PROJECT}_spec"))
+    problems = []
+    for caller in callers:
+        if caller.has_spec():
+            continue
+        impls = [i for i in caller.get_hookimpls() if i.plugin_name == plugin]
+        if not impls or all(i.optionalhook for i in impls):
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known hooks: {', '.join(known)}"
+        problems.append(f"{caller.name!r} ({hint})")
+    if not problems:
+        return None
+    return (
+        f"plugin {plugin!r} implements unknown hook {', '.join(problems)}; mark a hook the "
+        "framework may add later with hookimpl(optionalhook=True)"
+    )
+
+
+def _conflicts(offered: dict[str, list[ModelSpec]]) -> dict[str, list[str]]:
+    """Model names that more than one plugin registers, with those plugins."""
+    owners: dict[str, list[str]] = {}
+    for plugin, specs in offered.items():
+        for spec in specs:
+            plugins = owners.setdefault(spec.name, [])
+            if plugin not in plugins:
+                plugins.append(plugin)
+    return {model: plugins for model, plugins in owners.items() if len(plugins) > 1}
 
 
 def _observer(function: Callable[..., Any], hook: str, plugin: str) -> Callable[..., Any]:

@@ -41,6 +41,18 @@ def locate_weights(spec: ModelSpec) -> Path | None:
     return path if not missing_files(spec, path) else None
 
 
+NO_WEIGHTS_NEEDED = "ready (needs no weights)"
+
+
+def weights_status(spec: ModelSpec) -> str | None:
+    """What ``models list`` and ``doctor`` show for a model: where its weights are,
+    :data:`NO_WEIGHTS_NEEDED`, or None when they are not on this machine."""
+    if not spec.needs_weights:
+        return NO_WEIGHTS_NEEDED
+    where = locate_weights(spec)
+    return str(where) if where is not None else None
+
+
 def missing_files(spec: ModelSpec, where: Path | None) -> list[str]:
     if where is None:
         return list(spec.files) or ["(the model's weights)"]

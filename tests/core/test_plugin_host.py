@@ -81,19 +81,6 @@ def test_registering_a_stage_without_its_hook_is_recorded_and_the_plugin_skipped
     assert h.plugins_for("generate") == ["writer"]
 
 
-def test_duplicate_model_names_name_both_plugins():
-    class Copycat(FakeReader):
-        @hookimpl
-        def register_models(self, register):
-            from .fakes import fake_spec
-
-            register(fake_spec("judge", 1))
-
-    h = host(plugins=[*fake_plugins(), ("copycat", Copycat())])
-    assert "'judge' is registered twice: by 'scorer' and by 'copycat'" in h.load_errors["copycat"]
-    assert h.models.get("judge").plugin == "scorer"
-
-
 def test_allowlist_and_blocklist(monkeypatch):
     assert set(host(allow=["reader", "writer"]).infos) == {"reader", "writer"}
     assert "writer" not in host(block=["writer"]).infos

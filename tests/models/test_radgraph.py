@@ -29,6 +29,7 @@ from explainmyxray.core.context import StepContext  # noqa: E402
 from explainmyxray.core.errors import ConfigError, ModelError, WeightsNotFoundError  # noqa: E402
 from explainmyxray.core.plugin_api import LoadRequest  # noqa: E402
 from explainmyxray.models.radgraph import compat as radgraph_compat  # noqa: E402
+from explainmyxray.models.radgraph import scoring as radgraph_scoring  # noqa: E402
 from explainmyxray.models.radgraph.model import (  # noqa: E402
     RadGraphRunner,
     f1_levels,
@@ -326,8 +327,8 @@ def test_references_are_matched_by_id_path_name_and_stem(tmp_path):
     ]
     path = tmp_path / "refs.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
-    refs = score_radgraph.load_references(path)
-    find = score_radgraph.reference_for
+    refs = radgraph_scoring.load_references(path)
+    find = radgraph_scoring.reference_for
 
     def case(cid: str, source: str, supplied: str | None = None) -> Case:
         return Case(id=cid, source=source, supplied_report=supplied)
@@ -341,12 +342,12 @@ def test_references_are_matched_by_id_path_name_and_stem(tmp_path):
 
     path.write_text('{"id": "a", "report": "x"}\n{"id": "b", "report": 3}\n')
     with pytest.raises(ConfigError, match=r"refs\.jsonl:2: expected"):
-        score_radgraph.load_references(path)
+        radgraph_scoring.load_references(path)
     path.write_text("not json\n")
     with pytest.raises(ConfigError, match=r"refs\.jsonl:1: not JSON"):
-        score_radgraph.load_references(path)
+        radgraph_scoring.load_references(path)
     with pytest.raises(ConfigError, match="cannot read the reference file"):
-        score_radgraph.load_references(tmp_path / "absent.jsonl")
+        radgraph_scoring.load_references(tmp_path / "absent.jsonl")
 
 
 def test_score_hook_scores_each_case_against_its_reference(runner, tmp_path):

@@ -164,3 +164,20 @@ def test_a_progress_observer_sees_only_its_own_run(host, tmp_path):
         ("before", "generate", "writer"),
     ]
     assert recorder.events == seen
+
+
+def test_batches_from_several_threads_share_one_set_of_models(host, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = pipeline_file(tmp_path, "writes", SCORE)
+
+    def batch(i: int) -> list[Case]:
+        return engine.run_batch(path, [Case(id=f"t{i}-{j}", source=f"{j}.png") for j in range(2)])
+
+    with Engine(host) as engine, ThreadPoolExecutor(4) as pool:
+        done = [c for cases in pool.map(batch, range(8)) for c in cases]
+        assert len(done) == 16 and not any(c.failed for c in done)
+        assert all(c.report.source == "writer-a" and c.scores for c in done)
+        assert engine.manager.stats.loads == {"writer-a": 1, "judge": 1}
+        assert sorted(u.name for u in engine.resident()) == ["judge", "writer-a"]
+    assert engine.resident() == []

@@ -19,6 +19,7 @@ from explainmyxray.registry.plugins import PluginHost
 from explainmyxray.registry.weights import locate_weights
 from explainmyxray.retrieval.index import build_index
 from explainmyxray.retrieval.references import Reference, ReferenceSet, load_references
+from explainmyxray.retrieval.retrieve import zero_shot_of
 
 from .conftest import REPORTS
 
@@ -123,13 +124,13 @@ def test_zero_shot_probabilities_land_on_the_case(host, tiny_dir, reference_fold
     (found,) = run_retrieve(host, [case], options)
     assert found == []  # no index: scores only
     (score,) = case.scores
-    probabilities = plugin.zero_shot_of(case)
+    probabilities = zero_shot_of(case)
     assert list(probabilities) == labels
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
     assert score.value == max(probabilities.values())
     default = RetrieveOptions(weights=tiny_dir, zero_shot=True)
     run_retrieve(host, [case], default)
-    assert len(plugin.zero_shot_of(case)) == 30 and len(case.scores) == 1
+    assert len(zero_shot_of(case)) == 30 and len(case.scores) == 1
 
 
 def test_minilm_backend_retrieves_by_report_text(host, minilm_runner, tmp_path):

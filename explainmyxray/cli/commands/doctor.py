@@ -45,7 +45,7 @@ def gather(host) -> dict:
     import platform
     import sys
 
-    from ...registry.weights import locate_weights
+    from ...registry.weights import weights_status
 
     report: dict = {
         "python": sys.version.split()[0],
@@ -75,8 +75,7 @@ def gather(host) -> dict:
                     }
                 )
     for spec in host.models:
-        where = locate_weights(spec)
-        report["models"][spec.name] = str(where) if where else None
+        report["models"][spec.name] = weights_status(spec)
     return report
 
 

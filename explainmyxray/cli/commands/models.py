@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         path = weights.pull(spec)
         out().print(f"{spec.name}: {path}", highlight=False)
         return 0
+    if not spec.needs_weights:
+        out().print(f"[green]✓[/] {spec.name}: {weights.NO_WEIGHTS_NEEDED}", highlight=False)
+        return 0
     where = weights.locate_weights(spec)
     if where is None:
         raise weights.explain_missing(spec)
@@ -44,12 +47,11 @@ def _list(host, as_json: bool) -> int:
     from rich.table import Table
 
     from ...core.memory import format_size
-    from ...registry.weights import locate_weights
+    from ...registry.weights import weights_status
     from ..console import out
 
     rows = []
     for spec in host.models:
-        where = locate_weights(spec)
         rows.append(
             {
                 "name": spec.name,
@@ -59,7 +61,7 @@ def _list(host, as_json: bool) -> int:
                 "license": spec.license,
                 "memory_bytes": dict(spec.memory_bytes),
                 "default_precision": spec.default_precision,
-                "weights": str(where) if where else None,
+                "weights": weights_status(spec),
             }
         )
     if as_json:
