@@ -98,6 +98,8 @@ class ServingEngine:
         for planned in self.plan.steps:
             for request in planned.models:
                 spec = self.host.models.get(request.name)
+                if not spec.needs_weights:
+                    continue
                 if request.weights is not None:
                     if not Path(request.weights).exists():
                         missing.append(f"{request.name}: {request.weights} does not exist")
@@ -133,18 +135,25 @@ class ServingEngine:
         write_case(case, out_dir, [write_case_outputs])
 
     def stats(self) -> EngineStats:
+        """Read without the engine's lock (a scrape must not wait for a running batch); the
+        worker may change a figure meanwhile, so a copy that races is taken again."""
         manager = self._engine.manager
-        resident: Counter[str] = Counter()
-        for r in manager.resident():
-            resident[r.device] += r.charged
-        return EngineStats(
-            stage_seconds=dict(self._clock.seconds),
-            loads=dict(manager.stats.loads),
-            evictions=dict(manager.stats.unloads),
-            parks=dict(manager.stats.parks),
-            restores=dict(manager.stats.restores),
-            resident_bytes=dict(resident),
-        )
+        for _ in range(5):
+            try:
+                resident: Counter[str] = Counter()
+                for r in list(manager.resident()):
+                    resident[r.device] += r.charged
+                return EngineStats(
+                    stage_seconds=dict(self._clock.seconds),
+                    loads=dict(manager.stats.loads),
+                    evictions=dict(manager.stats.unloads),
+                    parks=dict(manager.stats.parks),
+                    restores=dict(manager.stats.restores),
+                    resident_bytes=dict(resident),
+                )
+            except RuntimeError:  # a dictionary changed size while it was copied
+                continue
+        return EngineStats()
 
     def close(self) -> None:
         self._engine.close()
