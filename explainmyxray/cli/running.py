@@ -11,6 +11,7 @@ from rich.table import Table
 from ..core.inputs import expand_inputs
 from ..core.memory import format_size
 from ..core.orchestrator import RunSummary
+from ..core.results import prepare_out_dir
 from ..outputs import write_case_outputs, write_index
 from ..pipelines.engine import Engine
 from ..registry.plugins import PluginHost
@@ -29,6 +30,7 @@ def execute(
     keep_phi: bool = False,
     report_text: str | None = None,
 ) -> RunSummary:
+    prepare_out_dir(out_dir)
     # One run: models no later step needs are unloaded at once, as they always were.
     with Engine(host, device=device, retain=False) as engine:
         pipeline = engine.load(pipeline_ref)
@@ -79,11 +81,14 @@ def print_summary(summary: RunSummary) -> None:
     peaks = ", ".join(f"{k} {format_size(v)}" for k, v in summary.peak_bytes.items()) or "-"
     console.print(f"Model loads: {loads}; peak resident: {peaks}", highlight=False)
     status = "[green]all finished[/]" if summary.ok else f"[red]{summary.failed} failed[/]"
+    folded = summary.duplicates
+    duplicates = f" ({folded} duplicate file(s) folded in)" if folded else ""
     console.print(
-        f"{summary.total} input(s): {summary.finished} finished, {summary.skipped} skipped "
-        f"(already done), {status}"
+        f"{summary.total} input(s){duplicates}: {summary.finished} finished, {summary.skipped} "
+        f"skipped (already done), {status}"
     )
-    for _case_id, source, errors in summary.failures:
+    for case_id, source, errors in summary.failures:
+        source = summary.paths.get(case_id, source)
         for e in errors:
             where = f"{escape(source)}: {e.stage} ({escape(e.plugin)})"
             console.print(f"  [red]✗[/] {where}: {escape(e.message)}", highlight=False)

@@ -8,6 +8,7 @@ Pixel arrays are carried in memory only; they are never part of the serialized r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -216,6 +217,11 @@ class Case(Record):
 
     id: str
     source: str
+    """Where the image came from, as outputs show it: the path with ``--keep-phi``, otherwise
+    ``sha256:<content hash>`` (paths carry patient names and ids)."""
+    file: SkipJsonSchema[str | None] = Field(default=None, exclude=True, repr=False)
+    """The path the image is read from on this machine; never serialized. ``None`` for a case
+    read back from disk, whose ``source`` is then the path when there is one."""
     image: XrayImage | None = None
     metadata: dict[str, str | int | float | None] = Field(default_factory=dict)
     supplied_report: str | None = None
@@ -235,6 +241,11 @@ class Case(Record):
     @property
     def failed(self) -> bool:
         return bool(self.errors)
+
+    @property
+    def input_file(self) -> Path:
+        """The image file to read (plugins read this, never ``source``)."""
+        return Path(self.file or self.source)
 
     def to_report(self) -> dict[str, Any]:
         """The per-case ``report.json`` document (no pixels, no patient identifiers)."""

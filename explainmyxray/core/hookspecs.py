@@ -104,7 +104,10 @@ def register_models(register: ModelRegistrar) -> None:
 
 @hookspec(firstresult=True)
 def preprocess(cases: Sequence[Case], step: StepContext) -> list[XrayImage | Exception]:
-    """Decode each case's ``source`` into an :class:`XrayImage`.
+    """Decode each case's ``input_file`` into an :class:`XrayImage`.
+
+    ``case.source`` is what outputs show of the input (``sha256:<hash>`` unless ``--keep-phi``):
+    read the file through ``input_file`` and write nothing derived from its path.
 
     May also fill ``case.metadata`` (de-identified unless ``step.keep_phi``) and append
     ``case.quality`` flags. Called on the named plugin; returns one image per case.

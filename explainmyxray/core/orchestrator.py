@@ -34,10 +34,18 @@ from .case import (
 )
 from .context import StepContext
 from .errors import ExplainMyXrayError, PluginError
-from .inputs import case_id, sidecar
+from .inputs import InputFile, identify_inputs, sidecar
 from .model_manager import ModelManager
 from .plan import Plan, PlannedStep, StageHost
-from .results import atomic_write_json, is_finished, load_case, write_case_report
+from .results import (
+    CaseClaims,
+    atomic_write_json,
+    claims,
+    prepare_out_dir,
+    read_finished,
+    write_case_report,
+    write_sources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +113,14 @@ class RunSummary:
     finished: int = 0
     failed: int = 0
     skipped: int = 0
+    duplicates: int = 0
+    """Inputs with the same bytes as an earlier one (run once, under the first path)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     model_loads: dict[str, int] = field(default_factory=dict)
     peak_bytes: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str, list[CaseError]]] = field(default_factory=list)
+    paths: dict[str, str] = field(default_factory=dict)
+    """Case id → input path, for the user's terminal only: never written by ``to_dict``."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +132,7 @@ class RunSummary:
             "finished": self.finished,
             "failed": self.failed,
             "skipped": self.skipped,
+            "duplicates": self.duplicates,
             "stage_seconds": self.stage_seconds,
             "model_loads": self.model_loads,
             "peak_bytes": self.peak_bytes,
@@ -173,40 +186,121 @@ class Orchestrator:
         report_text: str | None = None,
     ) -> RunSummary:
         """Run every source; ``report_text`` (else a sidecar ``<image>.txt``) is the supplied
-        report of each case."""
+        report of each case.
+
+        Files with the same bytes are one case. A case another run into ``out_dir`` is working
+        on is left to it and read back when it is done.
+        """
         started = time.time()
-        summary = RunSummary(out_dir=out_dir, total=len(sources))
-        todo: list[Path] = []
+        prepare_out_dir(out_dir)
+        inputs = identify_inputs(sources, keep_phi=self.keep_phi)
+        summary = RunSummary(
+            out_dir=out_dir,
+            total=len(inputs),
+            duplicates=sum(len(i.duplicates) for i in inputs),
+            paths={i.case_id: str(i.path) for i in inputs},
+        )
+        write_sources(out_dir, {i.case_id: _source_entry(i) for i in inputs})
         done: list[Case] = []
-        for source in sources:
-            cid = case_id(source)
-            if not force and is_finished(out_dir, cid):
-                summary.skipped += 1
-                done.append(load_case(out_dir, cid))
-            else:
-                todo.append(source)
         size = self.plan.batch_size
         loads_before = Counter(self.manager.stats.loads)
         self.manager.stats.peak_charged.clear()
         try:
-            for start in range(0, len(todo), size):
-                chunk = todo[start : start + size]
-                cases = [
-                    Case(id=case_id(p), source=str(p), supplied_report=report_text or sidecar(p))
-                    for p in chunk
-                ]
-                self.run_batch(cases, more_batches=start + size < len(todo), out_dir=out_dir)
-                for case in cases:
-                    self._write(case, out_dir, summary)
-                    done.append(_light(case))
+            with claims(out_dir) as held:
+                waiting = self._run_claimed(
+                    inputs, out_dir, held, force, report_text, summary, done
+                )
+                redo: list[InputFile] = []
+                for item in waiting:  # cases another run held: wait for it, then read them
+                    held.wait_claim(item.case_id)
+                    finished = read_finished(out_dir, item.case_id)
+                    if finished is None:
+                        redo.append(item)
+                    else:
+                        summary.skipped += 1
+                        done.append(finished)
+                        held.release(item.case_id)
+                for start in range(0, len(redo), size):
+                    chunk = redo[start : start + size]
+                    done.extend(self._run_items(chunk, out_dir, report_text, summary, more=False))
         finally:
             summary.stage_seconds = {k: round(v, 4) for k, v in self.stage_seconds.items()}
             summary.model_loads = dict(self.manager.stats.loads - loads_before)
             summary.peak_bytes = dict(self.manager.stats.peak_charged)
+        order = {i.case_id: n for n, i in enumerate(inputs)}
+        done.sort(key=lambda c: order.get(c.id, len(order)))
         for writer in self.run_writers:
             writer(out_dir, done)
         self._write_manifest(out_dir, summary, started)
         return summary
+
+    def _run_claimed(
+        self,
+        inputs: Sequence[InputFile],
+        out_dir: Path,
+        held: CaseClaims,
+        force: bool,
+        report_text: str | None,
+        summary: RunSummary,
+        done: list[Case],
+    ) -> list[InputFile]:
+        """Run, batch by batch, every input this process can claim, adding the cases to
+        ``done``; return the inputs another run holds."""
+        waiting: list[InputFile] = []
+        todo: list[InputFile] = []
+        for item in inputs:
+            finished = None if force else read_finished(out_dir, item.case_id)
+            if finished is not None:
+                summary.skipped += 1
+                done.append(finished)
+            else:
+                todo.append(item)
+        size = self.plan.batch_size
+        position = 0
+        while position < len(todo):
+            chunk: list[InputFile] = []
+            while position < len(todo) and len(chunk) < size:
+                item = todo[position]
+                position += 1
+                if not held.try_claim(item.case_id):
+                    waiting.append(item)
+                    continue
+                finished = None if force else read_finished(out_dir, item.case_id)
+                if finished is not None:  # another run finished it meanwhile
+                    summary.skipped += 1
+                    done.append(finished)
+                    held.release(item.case_id)
+                else:
+                    chunk.append(item)
+            if chunk:
+                more = position < len(todo)
+                done.extend(self._run_items(chunk, out_dir, report_text, summary, more=more))
+                for item in chunk:
+                    held.release(item.case_id)
+        return waiting
+
+    def _run_items(
+        self,
+        items: Sequence[InputFile],
+        out_dir: Path,
+        report_text: str | None,
+        summary: RunSummary,
+        *,
+        more: bool,
+    ) -> list[Case]:
+        cases = [
+            Case(
+                id=item.case_id,
+                source=item.source(self.keep_phi),
+                file=str(item.path),
+                supplied_report=report_text or sidecar(item.path),
+            )
+            for item in items
+        ]
+        self.run_batch(cases, more_batches=more, out_dir=out_dir)
+        for case in cases:
+            self._write(case, out_dir, summary)
+        return [_light(case) for case in cases]
 
     def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
         """``run.json``: what ran (pipeline, plugin versions, plan) and how it went."""
@@ -230,7 +324,7 @@ class Orchestrator:
         )
 
     def _write(self, case: Case, out_dir: Path, summary: RunSummary) -> None:
-        write_case(case, out_dir, self.case_writers)
+        write_case(case, out_dir, self.case_writers, redact=lambda text: self._redact(text, case))
         if case.failed:
             summary.failed += 1
             summary.failures.append((case.id, case.source, list(case.errors)))
@@ -327,15 +421,43 @@ class Orchestrator:
         yield from zip(cases, results, strict=True)
 
     def _fail(self, case: Case, stage: str, plugin: str, exc: BaseException) -> None:
+        message = self._redact(str(exc), case)
         case.errors.append(
-            CaseError(stage=stage, plugin=plugin, error_type=type(exc).__name__, message=str(exc))
+            CaseError(stage=stage, plugin=plugin, error_type=type(exc).__name__, message=message)
         )
         self.host.notify("on_stage_error", stage=stage, plugin=plugin, case=case, error=exc)
 
+    def _redact(self, text: str, case: Case) -> str:
+        """``text`` with the case's input path (as given, absolute, resolved, its file name)
+        replaced by its public ``source``, unless identifiers are kept."""
+        if self.keep_phi or not case.file:
+            return text
+        path = Path(case.file)
+        forms = {case.file, str(path.absolute()), str(path.resolve()), path.name}
+        for form in sorted(forms, key=len, reverse=True):
+            if form:
+                text = text.replace(form, case.source)
+        return text
 
-def write_case(case: Case, out_dir: Path, case_writers: Sequence[CaseWriter] = ()) -> None:
+
+def _source_entry(item: InputFile) -> dict[str, Any]:
+    return {
+        "source": str(item.path),
+        "sha256": item.sha256,
+        "duplicates": [str(p) for p in item.duplicates],
+    }
+
+
+def write_case(
+    case: Case,
+    out_dir: Path,
+    case_writers: Sequence[CaseWriter] = (),
+    *,
+    redact: Callable[[str], str] = str,
+) -> None:
     """Write ``out_dir/cases/<id>/``: ``report.json``, then each writer's files; a writer that
-    fails becomes an ``output`` error of the case (and the report is written again with it)."""
+    fails becomes an ``output`` error of the case, its message through ``redact`` (and the
+    report is written again with it)."""
     write_case_report(case, out_dir)
     for writer in case_writers:
         try:
@@ -347,7 +469,7 @@ def write_case(case: Case, out_dir: Path, case_writers: Sequence[CaseWriter] = (
                     stage="output",
                     plugin=getattr(writer, "__name__", "writer"),
                     error_type=type(exc).__name__,
-                    message=str(exc),
+                    message=redact(str(exc)),
                 )
             )
             write_case_report(case, out_dir)

@@ -13,20 +13,30 @@ polarity is flipped back and the correction is noted (see ``fix_inverted``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, get_decoder, pixel_array
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
+)
 
 from ..core.case import XrayImage
 from ..core.errors import InputError
-from . import header
+from . import budget, header
 from .intensity import (
     apply_window,
     colour_fraction,
@@ -40,6 +50,7 @@ from .intensity import (
 )
 from .layout import analyse_layout
 from .phi import MetadataValue, dicom_metadata
+from .subject import ANY, implied_modality, is_chest, modality_allowed
 
 VoiMode = Literal["auto", "window", "percentiles"]
 FixInverted = Literal["never", "dicom", "always"]
@@ -55,10 +66,48 @@ COLOUR_PHOTOMETRICS = frozenset(
 REQUIRED = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
 
 
-def _read_dataset(path: Path, force: bool) -> tuple[Dataset, list[str]]:
-    """The data set and what pydicom warned about while reading it (truncation, bad values)."""
+@contextlib.contextmanager
+def _pydicom_log() -> Iterator[list[str]]:
+    """Collect what pydicom logs (it logs decoder tracebacks at ERROR) instead of printing it;
+    the messages are folded into the one-line error. ``--verbose`` shows them as well."""
+    logger = logging.getLogger("pydicom")
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = logging.getLogger().isEnabledFor(logging.DEBUG)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _one_line(text: object) -> str:
+    parts = [part.strip() for part in str(text).splitlines() if part.strip()]
+    return " ".join(p if p.endswith(":") else p + ";" for p in parts).rstrip(";")
+
+
+def _read_dataset(path: Path, force: bool, max_bytes: int) -> tuple[Dataset, list[str]]:
+    """The data set and what pydicom warned about while reading it (truncation, bad values).
+
+    The file's size, and a deflated data set's inflated size, are checked against the image
+    budget first: reading holds the whole data set in memory.
+    """
+    try:
+        budget.check_file_size(path, max_bytes)
+        offset = budget.deflated_dataset_offset(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc}") from exc
+    if offset is not None:
+        budget.check_inflated_size(path, offset, max_bytes)
+    try:
+        with _pydicom_log(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path, force=force)
     except InvalidDicomError as exc:
@@ -71,7 +120,7 @@ def _read_dataset(path: Path, force: bool) -> tuple[Dataset, list[str]]:
         raise InputError(f"{path}: cannot read the file: {exc}") from exc
     except Exception as exc:  # pydicom raises many types on a damaged header
         raise InputError(
-            f"{path}: the DICOM header is damaged ({type(exc).__name__}: {exc})"
+            f"{path}: the DICOM header is damaged ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc
     read_warnings = [str(w.message) for w in caught]
     meta = getattr(ds, "file_meta", None)
@@ -110,19 +159,114 @@ def _check_image_module(ds: Dataset, path: Path, read_warnings: list[str]) -> No
         raise InputError(f"{path}: the DICOM image lacks required attributes: {', '.join(missing)}")
 
 
+def modality_of(ds: Dataset) -> str:
+    """The Modality attribute, else the modality the SOP class implies, else ``""``."""
+    modality = (header.text_value(ds, "Modality") or "").strip().upper()
+    if modality:
+        return modality
+    return implied_modality(str(getattr(ds.get("SOPClassUID"), "name", "") or ""))
+
+
+def check_subject(
+    ds: Dataset, path: Path, modalities: Collection[str], body_parts: Collection[str]
+) -> None:
+    """Refuse, before decoding, an image that is not projection radiography of the chest."""
+    modality = modality_of(ds)
+    if modality and not modality_allowed(modality, modalities):
+        sop_name = str(getattr(ds.get("SOPClassUID"), "name", "") or "")
+        what = f" ({sop_name})" if sop_name else ""
+        raise InputError(
+            f"{path}: modality {modality}{what} is not chest radiography; this pipeline reads "
+            f"{', '.join(modalities)} (add {modality} to the preprocess option modalities "
+            "to allow it)"
+        )
+    part = (header.text_value(ds, "BodyPartExamined") or "").strip().upper()
+    if part and not is_chest(part, body_parts):
+        raise InputError(
+            f"{path}: body part {part} is not the chest (the preprocess option body_parts "
+            f"lists {', '.join(body_parts)})"
+        )
+
+
+def _bytes_per_sample(ds: Dataset) -> int:
+    return max(1, (header.int_value(ds, "BitsAllocated") or 8) + 7) // 8
+
+
+def check_budget(ds: Dataset, path: Path, index: int | None, max_bytes: int) -> None:
+    """Refuse an image whose declared decoded size, or its compressed frame's, is over budget."""
+    rows, cols = header.int_value(ds, "Rows") or 0, header.int_value(ds, "Columns") or 0
+    frames = header.int_frames(ds)
+    samples = header.int_value(ds, "SamplesPerPixel") or 1
+    nbytes = _bytes_per_sample(ds)
+    declared = rows * cols * frames * samples * nbytes
+    budget.check_declared(
+        path,
+        f"the header declares {rows} × {cols} pixels × {frames} frame(s) × {samples} "
+        f"sample(s) × {nbytes} byte(s)",
+        declared,
+        max_bytes,
+    )
+    syntax = ds.file_meta.TransferSyntaxUID
+    if not syntax.is_encapsulated or "PixelData" not in ds:
+        return
+    try:
+        frame = get_frame(ds.PixelData, index or 0, number_of_frames=frames)
+    except Exception:  # a damaged fragment table; the decoder reports it
+        return
+    if syntax == RLELossless:
+        expected = rows * cols * samples * nbytes
+        cap = min(max_bytes, 2 * expected + 1024)
+        if budget.rle_decoded_bytes(frame, stop_after=cap) > cap:
+            raise InputError(
+                f"{path}: the RLE frame's runs decode to more than {budget.mib(cap)}, beyond the "
+                f"header's {rows} × {cols} × {samples} × {nbytes} bytes and the "
+                f"{budget.mib(max_bytes)} limit; not decoded"
+            )
+        return
+    shape = budget.codestream_shape(frame)
+    if shape is None:
+        return
+    c_rows, c_cols, components = shape
+    budget.check_declared(
+        path,
+        f"the compressed frame declares {c_rows} × {c_cols} pixels × {components} "
+        f"component(s) × {nbytes} byte(s)",
+        c_rows * c_cols * components * nbytes,
+        max_bytes,
+    )
+    if c_rows * c_cols * components > rows * cols * samples:
+        raise InputError(
+            f"{path}: the compressed frame is {c_rows} × {c_cols} × {components} but the header "
+            f"declares {rows} × {cols} × {samples}; not decoded"
+        )
+
+
+def _decoder_hint(syntax: UID) -> str:
+    """How to get a decoder, only when none that handles ``syntax`` is installed."""
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        return f" (no decoder exists for {syntax.name} in pydicom)"
+    if decoder.is_available:
+        plugins = ", ".join(decoder.available_plugins)
+        return f" (the installed decoders, {plugins}, all refused it: damaged or unsupported data)"
+    return (
+        " (no decoder for it is installed: pip install 'explainmyxray[dicom]' installs pylibjpeg "
+        "with its JPEG, JPEG-LS and JPEG 2000 plugins)"
+    )
+
+
 def _decode(ds: Dataset, path: Path, index: int | None) -> np.ndarray:
     syntax = ds.file_meta.TransferSyntaxUID
     try:
-        arr = pixel_array(ds, index=index)
+        with _pydicom_log() as logged, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = pixel_array(ds, index=index)
     except Exception as exc:  # decoders raise ValueError, RuntimeError, NotImplementedError...
-        hint = ""
-        if syntax.is_compressed:
-            hint = (
-                " (compressed pixel data needs a decoder: pip install 'explainmyxray[dicom]' "
-                "installs pylibjpeg with its JPEG, JPEG-LS and JPEG 2000 plugins)"
-            )
+        hint = _decoder_hint(syntax) if syntax.is_compressed else ""
+        detail = _one_line(exc) or (logged[-1] if logged else type(exc).__name__)
         raise InputError(
-            f"{path}: cannot decode the pixel data ({syntax.name}): {exc}{hint}"
+            f"{path}: cannot decode the pixel data ({syntax.name}): {detail}{hint}"
         ) from exc
     if arr.size == 0:
         raise InputError(f"{path}: the pixel data decodes to an empty array")
@@ -193,13 +337,19 @@ def read_dicom(
     voi: VoiMode = "auto",
     fix_inverted: FixInverted = "dicom",
     force: bool = False,
+    max_bytes: int = round(budget.DEFAULT_MAX_IMAGE_MIB * budget.MIB),
+    modalities: Collection[str] = (ANY,),
+    body_parts: Collection[str] = (ANY,),
 ) -> tuple[XrayImage, dict[str, MetadataValue]]:
     """Decode one DICOM radiograph (frame ``frame`` of a multi-frame object).
 
-    Raises :class:`InputError` naming the file and what is wrong with it.
+    Before anything is decoded, the image must be one of ``modalities`` and ``body_parts``
+    (``"*"`` allows any) and its declared decoded size must fit ``max_bytes``. Raises
+    :class:`InputError` naming the file and what is wrong with it.
     """
-    ds, read_warnings = _read_dataset(path, force)
+    ds, read_warnings = _read_dataset(path, force, max_bytes)
     _check_image_module(ds, path, read_warnings)
+    check_subject(ds, path, modalities, body_parts)
     notes: list[str] = []
     if not ds.file_meta.get("MediaStorageSOPClassUID") and force:
         notes.append("read without DICOM file meta information (force_dicom)")
@@ -209,6 +359,7 @@ def read_dicom(
         raise InputError(f"{path}: frame {frame + 1} was asked for but the image has {frames}")
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): used frame {frame + 1}")
+    check_budget(ds, path, frame, max_bytes)
     arr = _decode(ds, path, frame if frames > 1 else None)
     if arr.ndim == 3 and arr.shape[-1] not in (3, 4) and frames == 1:
         arr = arr[0]

@@ -33,6 +33,7 @@ from ..core.case import QualityFlag, XrayImage
 from .header import LATERAL_VIEWS, OBLIQUE_VIEWS
 from .intensity import dynamic_range
 from .layout import analyse_layout
+from .subject import is_chest, modality_allowed
 from .thresholds import QualityThresholds
 
 IMAGE_FLAG_CODES = frozenset(
@@ -52,9 +53,6 @@ IMAGE_FLAG_CODES = frozenset(
     }
 )
 """Every code :func:`assess_quality` can return (a re-run replaces these, keeps the others)."""
-
-RADIOGRAPHY_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT", "SC", "XC", "RX"})
-CHEST_WORDS = ("CHEST", "THORAX", "LUNG", "TORAX", "THORAKS", "POITRINE", "BRUST", "TORACE")
 
 
 def _view_flags(image: XrayImage, metadata: Mapping[str, object]) -> list[QualityFlag]:
@@ -120,7 +118,7 @@ def _subject_flags(metadata: Mapping[str, object]) -> list[QualityFlag]:
             )
         )
     modality = str(metadata.get("modality") or "").upper()
-    if modality and modality not in RADIOGRAPHY_MODALITIES:
+    if modality and not modality_allowed(modality):
         flags.append(
             QualityFlag(
                 code="unexpected_modality",
@@ -130,7 +128,7 @@ def _subject_flags(metadata: Mapping[str, object]) -> list[QualityFlag]:
             )
         )
     body_part = str(metadata.get("body_part") or "").upper()
-    if body_part and not any(word in body_part for word in CHEST_WORDS):
+    if body_part and not is_chest(body_part):
         flags.append(
             QualityFlag(
                 code="unexpected_body_part",

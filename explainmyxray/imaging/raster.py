@@ -19,19 +19,43 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.case import XrayImage
 from ..core.errors import InputError
+from . import budget
 from .intensity import colour_fraction, effective_full_scale, to_gray
 from .layout import analyse_layout
 from .phi import MetadataValue
 
 SOURCE_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg"}
 EXIF_ORIENTATION_TAG = 0x0112
+_BYTES_PER_PIXEL = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "LA": 2,
+    "I;16": 2,
+    "I;16B": 2,
+    "I;16L": 2,
+    "I": 4,
+    "F": 4,
+}
 
 
-def _open(path: Path) -> Image.Image:
+def _decoded_bytes(image: Image.Image) -> int:
+    per_pixel = _BYTES_PER_PIXEL.get(image.mode, max(1, len(image.getbands())))
+    return image.size[0] * image.size[1] * per_pixel
+
+
+def _open(path: Path, max_bytes: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
+            width, height = image.size
+            budget.check_declared(
+                path,
+                f"the {image.format} header declares {width} × {height} {image.mode} pixels",
+                _decoded_bytes(image),
+                max_bytes,
+            )
             image.load()
     except UnidentifiedImageError as exc:
         raise InputError(
@@ -79,10 +103,14 @@ def _to_array(image: Image.Image, notes: list[str]) -> tuple[np.ndarray, float, 
 
 
 def read_raster(
-    path: Path, *, fix_inverted: str = "dicom"
+    path: Path,
+    *,
+    fix_inverted: str = "dicom",
+    max_bytes: int = round(budget.DEFAULT_MAX_IMAGE_MIB * budget.MIB),
 ) -> tuple[XrayImage, dict[str, MetadataValue]]:
-    """Decode a PNG / JPEG (or any single-image format Pillow reads) radiograph."""
-    image = _open(path)
+    """Decode a PNG / JPEG (or any single-image format Pillow reads) radiograph whose declared
+    decoded size fits ``max_bytes`` (checked from the header, before decoding)."""
+    image = _open(path, max_bytes)
     notes: list[str] = []
     fmt = image.format or "unknown"
     metadata: dict[str, MetadataValue] = {"format": fmt.lower(), "mode": image.mode}

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..core.errors import ConfigError
+from ..core.safe_yaml import YamlDocument, YamlError, parse_yaml, read_yaml
 from ..registry.plugins import PluginHost
 from .schema import BudgetConfig, PipelineConfig, StepConfig
 
@@ -81,27 +81,8 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _line_map(
-    node: yaml.Node, path: Loc = (), lines: dict[Loc, int] | None = None
-) -> dict[Loc, int]:
-    lines = {} if lines is None else lines
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), lines)
-    return lines
-
-
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
-    for n in range(len(loc), -1, -1):
-        if loc[:n] in lines:
-            return lines[loc[:n]]
-    return None
+    return YamlDocument(data=None, lines=lines).line_for(loc)
 
 
 def _problems(
@@ -132,25 +113,27 @@ def load_pipeline(path: str | Path, host: PluginHost) -> Pipeline:
     """Read and validate a pipeline file against the installed plugins."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read pipeline file: {exc.strerror or exc}") from exc
-    return parse_pipeline(text, host, source=path)
+        document = read_yaml(path, "pipeline file")
+    except YamlError as exc:
+        raise PipelineError([Problem(exc.file, exc.line, "", exc.problem)]) from None
+    return _validate(document, host, source=path)
 
 
-def parse_pipeline(text: str, host: PluginHost, *, source: Path | str = "<pipeline>") -> Pipeline:
-    file = str(source)
+def parse_pipeline(
+    text: str | bytes, host: PluginHost, *, source: Path | str = "<pipeline>"
+) -> Pipeline:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PipelineError([Problem(file, line, "", f"not valid YAML: {problem}")]) from exc
+        document = parse_yaml(text, file=str(source))
+    except YamlError as exc:
+        raise PipelineError([Problem(exc.file, exc.line, "", exc.problem)]) from None
+    return _validate(document, host, source=source)
+
+
+def _validate(document: YamlDocument, host: PluginHost, *, source: Path | str) -> Pipeline:
+    file = str(source)
+    data, lines = document.data, document.lines
     if not isinstance(data, dict):
         raise PipelineError([Problem(file, 1, "", "expected a mapping with name and stages")])
-    lines = _line_map(node) if node is not None else {}
 
     try:
         config = PipelineConfig.model_validate(data)

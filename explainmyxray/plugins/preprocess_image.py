@@ -1,6 +1,6 @@
 """The ``image`` plugin: decode DICOM / PNG / JPEG radiographs and report their quality.
 
-For each case it reads ``case.source`` into an :class:`XrayImage` (grey float32 in ``[0, 1]``,
+For each case it reads ``case.input_file`` into an :class:`XrayImage` (grey float32 in ``[0, 1]``,
 bright = dense, original size), puts the de-identified header attributes in ``case.metadata``
 (identifying ones only with ``--keep-phi``) and appends the quality flags to ``case.quality``.
 A file that cannot be decoded fails only its own case, with an :class:`InputError` naming it.
@@ -9,7 +9,6 @@ A file that cannot be decoded fails only its own case, with an :class:`InputErro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +17,8 @@ from explainmyxray import hookimpl
 from explainmyxray.core.case import Case, XrayImage
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import InputError
+from explainmyxray.imaging.budget import DEFAULT_MAX_IMAGE_MIB
+from explainmyxray.imaging.subject import CHEST_BODY_PARTS, RADIOGRAPHY
 from explainmyxray.imaging.thresholds import QualityThresholds
 
 
@@ -48,6 +49,30 @@ class ImageOptions(BaseModel):
     force_dicom: bool = Field(
         False, description="read DICOM data sets that lack the Part 10 preamble and file meta"
     )
+    max_image_mib: float = Field(
+        DEFAULT_MAX_IMAGE_MIB,
+        gt=0,
+        description=(
+            "refuse, before decoding, an image whose header declares more decoded bytes "
+            "(rows x columns x frames x samples x bytes per sample) than this many MiB"
+        ),
+    )
+    modalities: list[str] = Field(
+        default_factory=lambda: list(RADIOGRAPHY),
+        min_length=1,
+        description=(
+            "DICOM modalities read (others fail their case before decoding, naming the "
+            "modality); '*' reads any"
+        ),
+    )
+    body_parts: list[str] = Field(
+        default_factory=lambda: list(CHEST_BODY_PARTS),
+        min_length=1,
+        description=(
+            "words a DICOM Body Part Examined must contain when it is given (others fail "
+            "their case); '*' reads any"
+        ),
+    )
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
 
 
@@ -65,7 +90,7 @@ def _read_one(case: Case, options: ImageOptions, keep_phi: bool) -> XrayImage:
     from explainmyxray.imaging import assess_quality, read_xray
     from explainmyxray.imaging.quality import IMAGE_FLAG_CODES
 
-    path = Path(case.source)
+    path = case.input_file
     try:
         image, metadata = read_xray(
             path,
@@ -74,6 +99,9 @@ def _read_one(case: Case, options: ImageOptions, keep_phi: bool) -> XrayImage:
             voi=options.voi,
             fix_inverted=options.fix_inverted,
             force_dicom=options.force_dicom,
+            max_image_mib=options.max_image_mib,
+            modalities=options.modalities,
+            body_parts=options.body_parts,
         )
     except InputError:
         raise

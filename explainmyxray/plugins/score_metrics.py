@@ -87,7 +87,7 @@ def sidecar_reference(case: Case) -> Reference | None:
     """The ``<image>.reference.json`` (or ``<stem>.reference.json``) beside a case's image."""
     if not case.source:
         return None
-    image = Path(case.source)
+    image = case.input_file
     for candidate in (
         image.with_name(image.name + SIDECAR_SUFFIX),
         image.with_name(image.stem + SIDECAR_SUFFIX),
@@ -131,9 +131,11 @@ def score(
                 source = references.source
             else:
                 reference = sidecar_reference(case)
-                source = f"a sidecar {Path(case.source).name}{SIDECAR_SUFFIX}"
+                source = f"the image's sidecar <image>{SIDECAR_SUFFIX}"
             if reference is None:
-                results.append([no_reference_score(case_key(case), source)])
+                # the key is the image's name: shown only where the run shows paths
+                key = case_key(case) if step.keep_phi or case.file is None else case.id
+                results.append([no_reference_score(key, source)])
                 continue
             comparison = compare_case(
                 case, reference, vocabulary, pointing_tolerance_px=options.pointing_tolerance_px

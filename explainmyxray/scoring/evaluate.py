@@ -497,16 +497,25 @@ def default_vocabulary() -> Vocabulary:
 
 
 def load_run_cases(run_dir: Path) -> list[Case]:
-    """Every ``RUN_DIR/cases/*/report.json`` as a :class:`Case`, in folder order."""
+    """Every ``RUN_DIR/cases/*/report.json`` as a :class:`Case`, in folder order.
+
+    A run without ``--keep-phi`` records its input paths only in ``phi/sources.json``; each
+    case's file is taken from there, so references are matched by image name all the same.
+    """
+    from ..core.results import read_sources
+
     folder = run_dir / "cases"
     if not folder.is_dir():
         raise UsageError(f"{run_dir}: not a run folder (no cases/ folder inside)")
+    paths = read_sources(run_dir)
     cases = []
     for path in sorted(folder.glob("*/report.json")):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             document.pop("schema_version", None)
-            cases.append(Case.model_validate(document))
+            case = Case.model_validate(document)
+            case.file = paths.get(case.id)
+            cases.append(case)
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: not a readable case report: {exc}") from exc
     if not cases:

@@ -136,7 +136,7 @@ def image_key(name: str) -> str:
 
 def case_key(case: Case) -> str:
     """The key a case is matched to a reference with: its image file name without suffix."""
-    return image_key(Path(case.source).name) if case.source else case.id
+    return image_key(case.input_file.name) if case.source or case.file else case.id
 
 
 class ReferenceSet:

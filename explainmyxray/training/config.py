@@ -101,16 +101,11 @@ class TrainConfig(_Section):
 
 
 def load_config(path: Path | str) -> TrainConfig:
-    """Read and validate a training YAML file (``yaml.safe_load``); problems name the field."""
-    import yaml
+    """Read and validate a training YAML file (safe YAML with limits); problems name the field."""
+    from ..core.safe_yaml import read_yaml
 
     path = Path(path).expanduser()
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"training config {path}: cannot read it: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"training config {path}: invalid YAML: {exc}") from exc
+    document = read_yaml(path, "training config").data
     if document is None:
         document = {}
     if not isinstance(document, dict):

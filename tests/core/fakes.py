@@ -67,8 +67,8 @@ class FakeReader:
         FakeReader.calls.append(len(cases))
         out = []
         for case in cases:
-            if any(f in case.source for f in step.options.fail_on):
-                out.append(ValueError(f"cannot decode {case.source}"))
+            if any(f in str(case.input_file) for f in step.options.fail_on):
+                out.append(ValueError(f"cannot decode {case.input_file}"))
                 continue
             n = step.options.size
             pixels = np.tile(np.linspace(0, 1, n, dtype=np.float32), (n, 1))

@@ -61,7 +61,7 @@ def inputs(tmp_path: Path, names: list[str]) -> list[Path]:
     for name in names:
         p = tmp_path / "in" / name
         p.parent.mkdir(exist_ok=True)
-        p.write_bytes(b"not read by the fake reader")
+        p.write_bytes(f"not read by the fake reader: {name}".encode())
         paths.append(p)
     return paths
 
@@ -93,7 +93,9 @@ def test_a_failing_case_is_recorded_and_the_batch_continues(tmp_path):
     summary = orch.run(inputs(tmp_path, ["a.png", "broken.png", "c.png"]), tmp_path / "out")
     assert not summary.ok and summary.failed == 1 and summary.finished == 2
     docs = reports(tmp_path / "out")
-    broken = next(d for d in docs.values() if d["source"].endswith("broken.png"))
+    (broken_id,) = [cid for cid, path in summary.paths.items() if path.endswith("broken.png")]
+    broken = docs[broken_id]
+    assert broken["source"].startswith("sha256:")  # paths are withheld without --keep-phi
     assert broken["errors"] == [
         {
             "stage": "preprocess",
@@ -193,7 +195,7 @@ def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
         @hookimpl
         def generate(self, cases, step):
             seen.append(len(cases))
-            if len(cases) > 1 or "huge" in cases[0].source:
+            if len(cases) > 1 or "huge" in str(cases[0].input_file):
                 raise torch.OutOfMemoryError("CUDA out of memory")
             return super().generate(cases, step)
 
@@ -203,7 +205,8 @@ def test_out_of_memory_splits_the_batch_and_then_fails_single_cases(tmp_path):
     assert seen == [4, 2, 1, 1, 2, 1, 1]
     assert summary.finished == 3 and summary.failed == 1
     (failure,) = summary.failures
-    assert failure[1].endswith("huge.png") and failure[2][0].error_type == "OutOfMemoryError"
+    assert summary.paths[failure[0]].endswith("huge.png")
+    assert failure[2][0].error_type == "OutOfMemoryError"
 
 
 def test_results_are_written_atomically_without_leftovers(tmp_path):

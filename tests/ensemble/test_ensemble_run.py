@@ -79,7 +79,7 @@ def inputs(tmp_path: Path, count: int) -> list[Path]:
     folder.mkdir()
     paths = [folder / f"case{i}.png" for i in range(count)]
     for p in paths:
-        p.write_bytes(b"not read by the fake reader")
+        p.write_bytes(f"not read by the fake reader: {p.name}".encode())
     return paths
 
 

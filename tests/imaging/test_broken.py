@@ -84,7 +84,11 @@ def test_missing_decoder_names_the_extra(tmp_path, monkeypatch):
     def no_decoder(*args, **kwargs):
         raise RuntimeError("Unable to decode as there are no pixel data decoders available")
 
+    class Unavailable:
+        is_available = False
+
     monkeypatch.setattr("explainmyxray.imaging.dicom.pixel_array", no_decoder)
+    monkeypatch.setattr("explainmyxray.imaging.dicom.get_decoder", lambda syntax: Unavailable())
     _fails(
         shared_file("dicom/siim_chest_cr_jpeg.dcm"),
         r"JPEG Baseline \(Process 1\).*no pixel data decoders.*explainmyxray\[dicom\]",

@@ -115,7 +115,7 @@ def test_a_pipeline_run_writes_flags_and_errors(host, tmp_path):
         summary = engine.run(pipeline, [vet, empty], tmp_path / "out")
     assert summary.finished == 1 and summary.failed == 1
     docs = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cases/*/report.json")]
-    by_source = {d["source"]: d for d in docs}
+    by_source = {summary.paths[d["id"]]: d for d in docs}
     dog = by_source[str(vet)]
     assert {f["code"] for f in dog["quality"]} >= {"non_human", "not_frontal_chest"}
     assert dog["image"]["width"] == 211 and "pixels" not in dog["image"]

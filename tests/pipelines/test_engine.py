@@ -51,7 +51,7 @@ def images(folder: Path, count: int) -> list[Path]:
     (folder / "in").mkdir(exist_ok=True)
     paths = [folder / "in" / f"case{i}.png" for i in range(count)]
     for p in paths:
-        p.write_bytes(b"not read by the fake reader")
+        p.write_bytes(f"not read by the fake reader: {p.name}".encode())
     return paths
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from explainmyxray.pipelines.engine import Engine
 from explainmyxray.pipelines.loader import load_pipeline
@@ -51,7 +52,7 @@ def test_a_run_writes_similar_cases_and_zero_shot_scores(
     docs = {}
     for path in (tmp_path / "out").glob("cases/*/report.json"):
         doc = json.loads(path.read_text())
-        docs[doc["source"].rsplit("/", 1)[-1]] = doc
+        docs[Path(summary.paths[doc["id"]]).name] = doc
     assert sorted(docs) == sorted(names)
     for name, doc in docs.items():
         first, second = doc["retrieved"]

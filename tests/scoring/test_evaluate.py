@@ -20,7 +20,7 @@ from explainmyxray.core.case import (
 )
 from explainmyxray.core.context import StepContext
 from explainmyxray.core.errors import InputError, UsageError
-from explainmyxray.core.results import write_case_report
+from explainmyxray.core.results import write_case_report, write_sources
 from explainmyxray.plugins.score_metrics import MetricsOptions
 from explainmyxray.registry.plugins import PluginHost
 from explainmyxray.scoring.evaluate import evaluate_run, render_eval_table, run_eval
@@ -213,6 +213,19 @@ def test_run_eval_reads_a_run_folder(tmp_path: Path, reference_file: Path):
     assert json.loads(out.read_text()) == json.loads(result.to_json())
     with pytest.raises(UsageError, match="no cases/ folder"):
         run_eval(tmp_path, reference_file, None, None)
+
+
+def test_a_run_with_withheld_paths_is_matched_through_its_identifier_file(
+    tmp_path: Path, reference_file: Path
+):
+    run = tmp_path / "run"
+    paths = {}
+    for case in (case_a(), CASE_B, case_d()):
+        paths[case.id] = {"source": case.source}
+        write_case_report(case.model_copy(update={"source": f"sha256:{case.id}"}), run)
+    write_sources(run, paths)
+    result = run_eval(run, reference_file, None, None, n_resamples=100)
+    assert result.n_scored == 2 and result.unmatched == ["b"]
 
 
 def test_nih_boxes_end_to_end(txv_data: Path):

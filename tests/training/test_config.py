@@ -45,7 +45,7 @@ def test_bad_config_names_file_and_field(tmp_path, text, field):
 def test_yaml_is_loaded_safely(tmp_path):
     path = tmp_path / "evil.yaml"
     path.write_text("base_model: !!python/object/apply:os.getcwd []\n")
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
 
 

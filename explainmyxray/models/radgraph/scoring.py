@@ -80,8 +80,8 @@ def _why_not(hypothesis: str | None, reference: str | None, source: str) -> str 
 
 def reference_for(case: Case, references: dict[str, str]) -> tuple[str | None, str]:
     """The reference text of ``case`` and where it came from."""
-    source = Path(case.source)
-    for key in (case.id, case.source, source.name, source.stem):
+    source = case.input_file
+    for key in (case.id, str(source), source.name, source.stem):
         if key in references:
             return references[key], "reference file"
     if case.supplied_report:
