@@ -93,6 +93,7 @@ class ClaimedCase:
     case_id: str
     source: str
     report_text: str | None
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -345,8 +346,8 @@ class JobStore:
             if oldest is None:
                 return None
             rows = db.execute(
-                "SELECT q.job_id, q.position, q.case_id, q.source, j.report_text FROM ("
-                "  SELECT job_id, position, case_id, source,"
+                "SELECT q.job_id, q.position, q.case_id, q.source, q.sha256, j.report_text FROM ("
+                "  SELECT job_id, position, case_id, source, sha256,"
                 "   ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY position) AS turn"
                 "  FROM cases WHERE state = 'queued'"
                 ") q JOIN jobs j ON j.id = q.job_id WHERE j.variant = ?"
@@ -370,7 +371,9 @@ class JobStore:
                 (batch_id, now, len(rows), len(jobs)),
             )
         cases = tuple(
-            ClaimedCase(r["job_id"], r["position"], r["case_id"], r["source"], r["report_text"])
+            ClaimedCase(
+                r["job_id"], r["position"], r["case_id"], r["source"], r["report_text"], r["sha256"]
+            )
             for r in rows
         )
         return Batch(batch_id, cases, json.loads(oldest["options"]) if oldest["options"] else {})

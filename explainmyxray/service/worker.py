@@ -107,7 +107,14 @@ class BatchWorker:
     def _run(self, batch: Batch) -> None:
         started = time.perf_counter()
         cases = [
-            Case(id=c.case_id, source=c.source, supplied_report=c.report_text) for c in batch.cases
+            # as in `run`: outputs name the image by its content hash, never by a path
+            Case(
+                id=c.case_id,
+                source=f"sha256:{c.sha256}",
+                file=c.source,
+                supplied_report=c.report_text,
+            )
+            for c in batch.cases
         ]
         self.engine.run_batch(cases, batch.options)
         outcomes = []

@@ -74,6 +74,7 @@ def test_a_job_runs_to_the_end_and_its_case_folder_is_a_cli_case_folder(server, 
         present = {f["label"] for f in document["report"]["findings"] if f["status"] == "present"}
         assert {"cardiomegaly", "pleural effusion"} <= present
         assert [p["stage"] for p in document["provenance"]] == ["preprocess", "generate", "verify"]
+        assert document["source"] == f"sha256:{case['sha256']}"  # as `run` names it
         assert NIH.name not in json.dumps(document) and JPEG.name not in json.dumps(document)
         overlay = client.get(case["overlay"])
         assert overlay.status_code == 200 and overlay.content.startswith(b"\x89PNG")
