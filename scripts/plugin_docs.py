@@ -18,7 +18,10 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 KINDS = (
     ("Registration hooks", ("register_stages", "register_models")),
     ("Stage hooks", ("preprocess", "retrieve", "generate", "localize", "verify", "score")),
-    ("Lifecycle hooks", ("before_stage_run", "after_stage_run", "on_stage_error")),
+    (
+        "Lifecycle hooks",
+        ("before_run", "before_stage_run", "after_stage_run", "on_stage_error", "after_case"),
+    ),
 )
 
 

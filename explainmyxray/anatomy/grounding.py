@@ -83,10 +83,12 @@ def localize_cases(
 def ground_report(report: StructuredReport | None, regions: Sequence[Region]) -> list[Grounding]:
     """One grounding per finding of ``report``: its PadChest locations and their regions' boxes.
 
-    A finding the report gives no location for is grounded where its name puts it (cardiomegaly:
-    the cardiac silhouette), with a note saying so; absent findings are not grounded.
+    A finding is grounded on the place the report gives it; when the report gives only a side
+    (or nothing), on the finding's own place on that side (:func:`.locations.grounding_locations`:
+    "right hilar enlargement" is the right hilum), with a note saying so; absent findings are
+    not grounded.
     """
-    from .locations import implied_locations, regions_for_locations
+    from .locations import grounding_locations, regions_for_locations
 
     if report is None:
         return []
@@ -97,13 +99,16 @@ def ground_report(report: StructuredReport | None, regions: Sequence[Region]) ->
         note = None
         if finding.status == "absent":
             locations, note = [], "absent: not grounded"
-        elif not locations:
-            locations = list(implied_locations(finding.label))
-            note = (
-                "located where the finding's name puts it (the report gives no location)"
-                if locations
-                else "the report gives no location for this finding"
-            )
+        else:
+            locations, default = grounding_locations(finding.label, locations)
+            if default:
+                note = (
+                    "located where the finding lies, on the side the report names"
+                    if finding.locations
+                    else "located where the finding's name puts it (the report gives no location)"
+                )
+            elif not locations:
+                note = "the report gives no location for this finding"
         ids = [i for i in regions_for_locations(locations) if i in by_id]
         if locations and not ids:
             note = "no known PadChest location: " + ", ".join(locations)

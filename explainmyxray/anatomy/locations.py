@@ -127,35 +127,72 @@ def regions_for_locations(locations: Sequence[str], *, strict: bool = False) -> 
     return [rid for rid in REGION_IDS if rid in chosen]
 
 
-# Where a finding lies when the report names no location: the place its name itself implies.
-# A finding that can be anywhere (nodule, consolidation, pleural thickening...) has no entry.
-IMPLIED_LOCATIONS: dict[str, tuple[str, ...]] = {
-    "cardiomegaly": ("loc cardiac",),
-    "pericardial effusion": ("loc cardiac",),
-    "pleural effusion": ("loc costophrenic angle",),
-    "costophrenic angle blunting": ("loc costophrenic angle",),
-    "apical pleural thickening": ("loc apical",),
-    "hilar enlargement": ("loc hilar",),
-    "hilar congestion": ("loc hilar bilateral",),
-    "aortic elongation": ("loc aortic",),
-    "descendent aortic elongation": ("loc aortic",),
-    "aortic atheromatosis": ("loc aortic",),
-    "aortic button enlargement": ("loc aortic button",),
-    "mediastinal enlargement": ("loc mediastinum",),
-    "superior mediastinal enlargement": ("loc superior mediastinum",),
-    "mediastinic lipomatosis": ("loc mediastinum",),
-    "tracheal shift": ("loc tracheal",),
-    "hemidiaphragm elevation": ("loc diaphragm",),
-    "diaphragmatic eventration": ("loc diaphragm",),
-    "kyphosis": ("loc dorsal vertebrae",),
-    "scoliosis": ("loc dorsal vertebrae",),
-    "vertebral degenerative changes": ("loc dorsal vertebrae",),
-    "vertebral compression": ("loc dorsal vertebrae",),
-    "clavicle fracture": ("loc clavicle",),
-    "azygos lobe": ("loc right upper lobe",),
-}
+_PLACES_FILE = "finding_places.json"
+
+
+@dataclass(frozen=True)
+class FindingPlace:
+    """Where a finding lies by its nature: PadChest locations, and why (``note``)."""
+
+    label: str
+    locations: tuple[str, ...]
+    note: str
+
+
+@cache
+def finding_places() -> dict[str, FindingPlace]:
+    """The default place of every PadChest finding and diagnosis (``finding_places.json``)."""
+    text = resources.files(__package__).joinpath(_PLACES_FILE).read_text(encoding="utf-8")
+    table = _table()[0]
+    places: dict[str, FindingPlace] = {}
+    for label, entry in json.loads(text)["findings"].items():
+        unknown = [loc for loc in entry["locations"] if loc not in table]
+        if unknown:
+            raise ValueError(f"{_PLACES_FILE}: {label!r} names unknown locations {unknown}")
+        places[label] = FindingPlace(label, tuple(entry["locations"]), entry["note"])
+    return places
 
 
 def implied_locations(finding: str) -> tuple[str, ...]:
-    """The PadChest locations a finding's own name implies (empty when it implies none)."""
-    return IMPLIED_LOCATIONS.get(finding.strip().lower(), ())
+    """The PadChest locations a finding's own nature implies (empty when it names none)."""
+    place = finding_places().get(" ".join(finding.lower().split()))
+    return place.locations if place is not None else ()
+
+
+def is_side(location: str) -> bool:
+    """Whether a location label names only a side (``loc left``, ``right``, ``bilateral``)."""
+    return normalize_location(location) in _table()[1]
+
+
+def side_of(location: str) -> str | None:
+    """The laterality word (``loc left``...) a location label carries, if any."""
+    mapping = _table()[0].get(normalize_location(location))
+    return f"loc {mapping.side}" if mapping is not None and mapping.side else None
+
+
+def is_whole_lung(location: str) -> bool:
+    """Whether a location label names no place finer than a whole lung (``loc pleural``)."""
+    mapping = _table()[0].get(normalize_location(location))
+    return mapping is not None and set(mapping.regions) <= {"right_lung", "left_lung"}
+
+
+def grounding_locations(finding: str, locations: Sequence[str]) -> tuple[list[str], bool]:
+    """The locations that ground a finding: the report's own, or its side and its own place.
+
+    The report's places win when they are finer than a whole lung ("left lower lobe", "left
+    costophrenic angle"). Otherwise the finding's default place is used on the sides the report
+    names: "small left pleural effusion" is the left costophrenic angle and lower zone,
+    "elevated right hemidiaphragm" the right hemidiaphragm, "bilateral hilar enlargement" both
+    hila. A finding that can lie anywhere in a lung has no finer place than the report's own.
+    Returns the locations and whether the default place was used.
+    """
+    places = [loc for loc in locations if not is_side(loc)]
+    default = implied_locations(finding)
+    if any(not is_whole_lung(loc) for loc in places) or not default:
+        return list(locations), False
+    if all(is_whole_lung(loc) and not is_side(loc) for loc in default):
+        # "anywhere in a lung" adds nothing to the report's own words: a nodule the report
+        # gives no side stays unplaced rather than boxed on both lungs.
+        return list(locations), False
+    sides = [loc for loc in locations if is_side(loc)]
+    return [*sides, *default], True

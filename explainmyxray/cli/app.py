@@ -60,9 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .console import configure_logging, print_error
+    from .console import configure_logging, print_error, silence_third_party_progress
 
     configure_logging(args.verbose)
+    silence_third_party_progress()
     try:
         code = int(importlib.import_module(args.handler).run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here when the output fit the buffer

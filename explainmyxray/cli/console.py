@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from functools import cache
 
 from rich.console import Console
@@ -35,6 +37,18 @@ def configure_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=err(), show_path=verbose, show_time=False)],
         force=True,
     )
+
+
+def silence_third_party_progress() -> None:
+    """Turn off the tqdm bars of huggingface_hub and transformers ("Loading weights: …"): they
+    write over the CLI's own Rich progress display. Our commands show their own progress."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "huggingface_hub" in sys.modules:  # imported before us: the variable was read already
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def make_host(args):

@@ -95,11 +95,23 @@ class Finding(Record):
     regions: list[str] = Field(default_factory=list)
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     evidence: str | None = None
+    """The report's own words the finding was read from (a span of ``StructuredReport.text``)."""
+    evidence_start: int | None = None
+    evidence_end: int | None = None
     known: bool = True
     sources: list[str] = Field(default_factory=list)
     votes: dict[str, FindingStatus] = Field(default_factory=dict)
     """In an ensemble's consensus report: each generator's status for this finding (generators
     that said nothing about it are absent; a vote the arbiter struck out is still shown here)."""
+
+
+class UnmappedStatement(BaseModel):
+    """A sentence of the report that states something no finding of the vocabulary names."""
+
+    text: str
+    start: int | None = None
+    end: int | None = None
+    reason: str
 
 
 class StructuredReport(Record):
@@ -110,6 +122,8 @@ class StructuredReport(Record):
     text: str | None = None
     source: str = "unknown"
     warnings: list[str] = Field(default_factory=list)
+    unmapped: list[UnmappedStatement] = []
+    """Statements read from ``text`` that became no finding (nothing is dropped silently)."""
 
     def present(self) -> list[Finding]:
         return [f for f in self.findings if f.status == "present"]

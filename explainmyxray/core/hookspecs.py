@@ -163,6 +163,16 @@ def score(cases: Sequence[Case], step: StepContext) -> list[list[Score] | Except
 
 
 @hookspec
+def before_run(total: int, todo: int, skipped: int) -> None:
+    """Called once per run on every plugin: ``total`` inputs, ``skipped`` already finished."""
+
+
+@hookspec
+def after_case(case: Case) -> None:
+    """Called on every plugin when a case is finished and its files are written."""
+
+
+@hookspec
 def before_stage_run(stage: Stage, plugin: str, cases: Sequence[Case]) -> None:
     """Called on every plugin before a step runs on a batch. Return value ignored."""
 

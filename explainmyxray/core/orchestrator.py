@@ -36,6 +36,7 @@ from .context import StepContext
 from .errors import ExplainMyXrayError, PluginError
 from .inputs import InputFile, identify_inputs, sidecar
 from .model_manager import ModelManager
+from .outcomes import StageOutcome, nothing_produced, step_outcomes
 from .plan import Plan, PlannedStep, StageHost
 from .results import (
     CaseClaims,
@@ -113,6 +114,8 @@ class RunSummary:
     finished: int = 0
     failed: int = 0
     skipped: int = 0
+    unmapped: int = 0
+    """Report statements of the finished cases that no finding names (``report.unmapped``)."""
     duplicates: int = 0
     """Inputs with the same bytes as an earlier one (run once, under the first path)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -121,10 +124,20 @@ class RunSummary:
     failures: list[tuple[str, str, list[CaseError]]] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     """Case id → input path, for the user's terminal only: never written by ``to_dict``."""
+    outcomes: list[StageOutcome] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C: the finished cases, ``run.json`` and the run writers' files are
+    written; the rest of the inputs were not run."""
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and not self.interrupted
+
+    @property
+    def nothing_produced(self) -> str | None:
+        """Why the main stage produced nothing for any case (None when it produced something)."""
+        done = self.finished + self.failed + self.skipped
+        return nothing_produced(self.outcomes, done)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +145,7 @@ class RunSummary:
             "finished": self.finished,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unmapped_statements": self.unmapped,
             "duplicates": self.duplicates,
             "stage_seconds": self.stage_seconds,
             "model_loads": self.model_loads,
@@ -140,6 +154,9 @@ class RunSummary:
                 {"case": cid, "source": src, "errors": [e.model_dump() for e in errors]}
                 for cid, src, errors in self.failures
             ],
+            "interrupted": self.interrupted,
+            "steps": [o.to_dict() for o in self.outcomes],
+            "nothing_produced": self.nothing_produced,
         }
 
 
@@ -190,6 +207,10 @@ class Orchestrator:
 
         Files with the same bytes are one case. A case another run into ``out_dir`` is working
         on is left to it and read back when it is done.
+
+        Ctrl-C (``KeyboardInterrupt``) stops after the cases finished so far: ``run.json`` and
+        the run writers' files (``index.html``) are written for them, and the summary comes back
+        with ``interrupted`` set.
         """
         started = time.time()
         prepare_out_dir(out_dir)
@@ -223,15 +244,20 @@ class Orchestrator:
                 for start in range(0, len(redo), size):
                     chunk = redo[start : start + size]
                     done.extend(self._run_items(chunk, out_dir, report_text, summary, more=False))
+        except KeyboardInterrupt:
+            log.warning("interrupted: writing the index and run.json for %d case(s)", len(done))
+            summary.interrupted = True
         finally:
             summary.stage_seconds = {k: round(v, 4) for k, v in self.stage_seconds.items()}
             summary.model_loads = dict(self.manager.stats.loads - loads_before)
             summary.peak_bytes = dict(self.manager.stats.peak_charged)
         order = {i.case_id: n for n, i in enumerate(inputs)}
         done.sort(key=lambda c: order.get(c.id, len(order)))
+        steps = [(ps.step.stage, ps.step.plugin) for ps in self.plan.steps]
+        summary.outcomes = step_outcomes(steps, done)
+        self._write_manifest(out_dir, summary, started)  # first: run writers may read it
         for writer in self.run_writers:
             writer(out_dir, done)
-        self._write_manifest(out_dir, summary, started)
         return summary
 
     def _run_claimed(
@@ -255,6 +281,7 @@ class Orchestrator:
                 done.append(finished)
             else:
                 todo.append(item)
+        self.host.notify("before_run", total=len(inputs), todo=len(todo), skipped=len(done))
         size = self.plan.batch_size
         position = 0
         while position < len(todo):
@@ -294,16 +321,19 @@ class Orchestrator:
                 source=item.source(self.keep_phi),
                 file=str(item.path),
                 supplied_report=report_text or sidecar(item.path),
+                metadata={"input_sha256": item.sha256},
             )
             for item in items
         ]
         self.run_batch(cases, more_batches=more, out_dir=out_dir)
         for case in cases:
             self._write(case, out_dir, summary)
+            self.host.notify("after_case", case=case)
         return [_light(case) for case in cases]
 
     def _write_manifest(self, out_dir: Path, summary: RunSummary, started: float) -> None:
-        """``run.json``: what ran (pipeline, plugin versions, plan) and how it went."""
+        """``run.json``: what ran (pipeline, plugin versions, plan, and the provenance the
+        planner's caller put in the plan's manifest) and how it went."""
         atomic_write_json(
             out_dir / "run.json",
             {
@@ -330,6 +360,7 @@ class Orchestrator:
             summary.failures.append((case.id, case.source, list(case.errors)))
         else:
             summary.finished += 1
+            summary.unmapped += len(case.report.unmapped) if case.report is not None else 0
 
     # --- one batch ------------------------------------------------------------------------
 
@@ -455,10 +486,9 @@ def write_case(
     *,
     redact: Callable[[str], str] = str,
 ) -> None:
-    """Write ``out_dir/cases/<id>/``: ``report.json``, then each writer's files; a writer that
-    fails becomes an ``output`` error of the case, its message through ``redact`` (and the
-    report is written again with it)."""
-    write_case_report(case, out_dir)
+    """Write ``out_dir/cases/<id>/``: the writers' files first, ``report.json`` last, so a case
+    whose report.json exists has all its files even when a run is stopped while writing. A writer
+    that fails becomes an ``output`` error of the case, its message through ``redact``."""
     for writer in case_writers:
         try:
             writer(case, out_dir / "cases" / case.id)
@@ -472,7 +502,7 @@ def write_case(
                     message=redact(str(exc)),
                 )
             )
-            write_case_report(case, out_dir)
+    write_case_report(case, out_dir)
 
 
 def _land(stage: str, plugin: str, case: Case, result: Any) -> None:

@@ -119,6 +119,8 @@ class ModelSpec:
     plugin: str = ""
     locate: Callable[[], Path | None] | None = None
     needs_weights: bool = True
+    aliases: tuple[str, ...] = ()
+    """Other names users may type for this model (``paligemma`` for the PaliGemma 2 entry)."""
 
     def estimate(self, precision: str | None) -> int:
         precision = precision or self.default_precision

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from ..core.case import Case, CaseError, Finding, StructuredReport
+from ..core.case import Case, CaseError, Finding, StructuredReport, UnmappedStatement
 from ..core.errors import UsageError
 from ..core.inputs import case_id
 from ..core.results import atomic_write_json, write_case_report
@@ -41,17 +41,17 @@ SPLITS: tuple[str, ...] = ("dev", "held-out", "all")
 IU_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".xml")
 
 
-def _evidence(mention: Mention) -> str:
-    words = repr(mention.text)
-    return f"{words} ({mention.trigger!r})" if mention.trigger else words
-
-
 def structured_report(
     text: str, *, labeler: Labeler | None = None, impression: str = ""
 ) -> StructuredReport:
-    """The labeler's reading of ``text`` as a structured report (module docstring)."""
+    """The labeler's reading of ``text`` as a structured report (module docstring).
+
+    Each finding's evidence is the sentence of ``text`` that decided it, with its offsets;
+    sentences that state what no label names are listed in ``unmapped``.
+    """
     labeler = labeler or default_labeler()
-    mentions = [m for m in labeler.label_text(text) if m.kind != "location"]
+    readings = labeler.read(text)
+    mentions = [m for r in readings for m in r.mentions if m.kind != "location"]
     statuses = fold_mentions(mentions)
     deciding: dict[str, list[Mention]] = {}
     for mention in mentions:
@@ -63,16 +63,27 @@ def structured_report(
     for label in labels:
         decided_by = deciding.get(label, [])
         locations = dict.fromkeys(loc for m in decided_by for loc in m.locations)
+        sentence = readings[decided_by[0].sentence].sentence if decided_by else None
         findings.append(
             Finding(
                 label=label,
                 status=statuses[label],
                 locations=list(locations),
-                evidence=_evidence(decided_by[0]) if decided_by else None,
+                evidence=sentence.text if sentence else None,
+                evidence_start=sentence.start if sentence else None,
+                evidence_end=sentence.end if sentence else None,
                 sources=[SOURCE],
             )
         )
-    return StructuredReport(findings=findings, impression=impression, text=text, source=SOURCE)
+    unmapped = []
+    for reading in readings:
+        reason = reading.unmapped_reason(labeler.vocabulary.normal_words)
+        if reason is not None:
+            s = reading.sentence
+            unmapped.append(UnmappedStatement(text=s.text, start=s.start, end=s.end, reason=reason))
+    return StructuredReport(
+        findings=findings, impression=impression, text=text, source=SOURCE, unmapped=unmapped
+    )
 
 
 def _case(
@@ -185,6 +196,7 @@ class LabelSummary:
     labeled: int = 0
     failed: list[str] = field(default_factory=list)
     other_cases: int = 0
+    unmapped: int = 0
     seconds: float = 0.0
 
     @property
@@ -217,6 +229,7 @@ def label_source(
             summary.failed.append(case.id)
         else:
             summary.labeled += 1
+            summary.unmapped += len(case.report.unmapped) if case.report is not None else 0
     if not written:
         raise UsageError(f"{path}: no reports to label (split {split})")
     cases_dir = out_dir / "cases"
@@ -245,6 +258,7 @@ def _manifest(summary: LabelSummary, started: float) -> dict:
             "labeled": summary.labeled,
             "failed": len(summary.failed),
             "failures": summary.failed,
+            "unmapped_statements": summary.unmapped,
             "other_cases_in_folder": summary.other_cases,
         },
     }

@@ -24,6 +24,8 @@ ABBREVIATIONS = frozenset(
 # "1." / "2)" / "(3)" / "#4" at the start of a sentence: a list marker, not content.
 _LIST_MARKER = re.compile(r"\s*(?:\(?\d{1,2}[.)](?!\d)|#\d{1,2}\b|[-*•]\s)\s*")
 _HEADER = re.compile(r"^\s*[A-Z][A-Z /&]{2,40}:\s*$")
+_VISIBLE = re.compile(r"\S")
+_ALNUM = re.compile(r"[^\W_]")
 _BOUNDARY = re.compile(r"[.!?]+|\n\s*\n|\n(?=\s*(?:[A-Z#(\-*•]|\d{1,2}[.)]))|;(?=\s*\d{1,2}[.)]\s)")
 
 
@@ -36,29 +38,44 @@ class Sentence:
     end: int
 
 
+# Longest abbreviation or list number looked at before a period: the backward scan is bounded so
+# that a run like "a.a.a.a..." costs linear time.
+_WORD_LOOKBACK = 12
+# Longest sentence (characters): a longer run without a boundary is cut at white space, so that
+# every step after splitting works on pieces of bounded size (linear time in the text's length).
+MAX_SENTENCE_CHARS = 1000
+
+
 def _previous_word(text: str, index: int) -> str:
     """The word (letters, digits, inner periods) ending just before ``text[index]``."""
     j = index
-    while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "."):
+    limit = max(0, index - _WORD_LOOKBACK)
+    while j > limit and (text[j - 1].isalnum() or text[j - 1] == "."):
         j -= 1
     return text[j:index].lower().strip(".")
+
+
+def _next_visible(text: str, index: int) -> int:
+    """The index of the first non-space character at or after ``index`` (``len(text)`` if none)."""
+    match = _VISIBLE.search(text, index)
+    return match.start() if match else len(text)
 
 
 def _is_boundary(text: str, match: re.Match[str]) -> bool:
     """Whether a candidate boundary (period run, question mark, newline) ends a sentence."""
     punct = match.group()
     start, end = match.start(), match.end()
-    rest = text[end:]
-    following = rest.lstrip()
-    if not following:
+    visible = _next_visible(text, end)
+    if visible == len(text):
         return True
+    following = text[visible]
     if "\n" in punct or "!" in punct:
         return True
     if punct.startswith(";"):
         return True
     if "?" in punct:
         # "? pneumonia" (a hedge) continues the sentence; "?" before a capital ends it.
-        return following[0].isupper() or (following[0].isdigit() and bool(_LIST_MARKER.match(rest)))
+        return following.isupper() or (following.isdigit() and _list_marker_at(text, end))
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
     if before.isdigit() and after.isdigit():  # 1.5 cm
@@ -66,17 +83,24 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     word = _previous_word(text, start)
     if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha() and word != "x"):
         # "Dr. Smith", "e.g. effusion", "a. fib"; still a boundary before a list marker.
-        return bool(_LIST_MARKER.match(rest)) and following[:1].isdigit()
+        return following.isdigit() and _list_marker_at(text, end)
     if word.isdigit() and len(word) <= 2 and start - len(word) - 1 >= -1:
         # "1." at the start of a line or after another sentence is a list marker: no content yet.
-        head = text[: start - len(word)].rstrip()
-        if not head or head[-1] in ".:;\n":
+        before_word = start - len(word)
+        k = before_word
+        while k > 0 and text[k - 1].isspace():
+            k -= 1
+        if k == 0 or text[k - 1] in ".:;":
             return False
     if after and not after.isspace():
         # "limits.The lungs": a period glued to the next word ends the sentence only before a
         # capital letter (not "x-ray.jpg" or "e.g.").
         return after.isupper() and len(word) > 1
     return True
+
+
+def _list_marker_at(text: str, index: int) -> bool:
+    return _LIST_MARKER.match(text, index) is not None
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -97,6 +121,8 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 def _append(text: str, start: int, end: int, out: list[Sentence]) -> None:
+    if _ALNUM.search(text, start, end) is None:
+        return
     for line_start, line_end in _split_headers(text, start, end):
         piece = text[line_start:line_end]
         marker = _LIST_MARKER.match(piece)
@@ -108,8 +134,23 @@ def _append(text: str, start: int, end: int, out: list[Sentence]) -> None:
             line_start += 1
         while line_end > line_start and text[line_end - 1].isspace():
             line_end -= 1
-        if line_end > line_start and any(ch.isalnum() for ch in text[line_start:line_end]):
-            out.append(Sentence(text[line_start:line_end], line_start, line_end))
+        for piece_start, piece_end in _bounded(text, line_start, line_end):
+            if any(ch.isalnum() for ch in text[piece_start:piece_end]):
+                out.append(Sentence(text[piece_start:piece_end], piece_start, piece_end))
+
+
+def _bounded(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut at white space into pieces of at most ``MAX_SENTENCE_CHARS``."""
+    pieces: list[tuple[int, int]] = []
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = start + MAX_SENTENCE_CHARS
+        space = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, cut)
+        cut = space if space > start else cut
+        pieces.append((start, cut))
+        start = _next_visible(text, cut)
+    if end > start:
+        pieces.append((start, end))
+    return pieces
 
 
 def _split_headers(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -86,6 +86,7 @@ class Vocabulary:
     kinds: dict[str, MentionKind]
     survives_inside: dict[str, frozenset[str]] = field(default_factory=dict)
     whole_sentence: dict[str, str] = field(default_factory=dict)
+    normal_words: frozenset[str] = frozenset()
 
     @property
     def labels(self) -> list[str]:
@@ -227,6 +228,7 @@ def build_vocabulary(
         kinds=kinds,
         survives_inside=survives,
         whole_sentence=whole_sentence,
+        normal_words=frozenset(str(w).lower() for w in rules.get("normal_words") or ()),
     )
 
 

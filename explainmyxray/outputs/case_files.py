@@ -12,7 +12,7 @@ from .overlay import write_overlay
 
 OVERLAY_FILE = "overlay.png"
 IMAGE_FILE = "image.jpg"
-ORIGINAL_MAX_SIDE = 900
+ORIGINAL_MAX_SIDE = 2048
 
 
 def write_case_outputs(case: Case, case_dir: Path) -> list[Path]:
@@ -28,7 +28,7 @@ def write_case_outputs(case: Case, case_dir: Path) -> list[Path]:
 
     buffer = io.BytesIO()
     fit(pixels_to_image(case.image.pixels), ORIGINAL_MAX_SIDE).save(
-        buffer, format="JPEG", quality=85
+        buffer, format="JPEG", quality=90
     )
     image_path = Path(case_dir) / IMAGE_FILE
     atomic_write_bytes(image_path, buffer.getvalue())

@@ -39,3 +39,16 @@ def case_status(case: Case) -> CaseStatus:
     if any(flag.severity != "info" for flag in case.quality):
         return "flagged"
     return "ok"
+
+
+FRONTAL_VIEWS = {"PA", "AP", "AP SUPINE", "AP_SUPINE", "PA-AP", "FRONTAL"}
+LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "RLD", "LLD"}
+
+
+def orientation(view: str | None) -> tuple[str, str] | None:
+    """Markers for the image's left and right edges: a frontal (PA/AP) view is displayed with
+    the patient's right on the image's left. None for a lateral view. An unrecorded view is
+    taken as frontal (raster chest images almost always are)."""
+    if (view or "").strip().upper() in LATERAL_VIEWS:
+        return None
+    return ("R", "L")

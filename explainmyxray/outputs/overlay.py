@@ -19,10 +19,21 @@ from PIL import Image, ImageDraw, ImageFilter
 from explainmyxray.anatomy.regions import region as canonical_region
 from explainmyxray.core.case import Box, Case, Finding, Grounding, Region
 from explainmyxray.core.results import atomic_write_bytes
+from explainmyxray.report.ontology import display_name
 
-from .case_summary import report_missing
+from .case_summary import orientation, report_missing
 from .images import output_scale, pixels_to_image
-from .style import FALLBACK_PALETTE, RGB, STATUS_COLORS, Font, load_font, text_on, to_rgb
+from .labels import LabelRequest, place_labels
+from .style import (
+    FALLBACK_PALETTE,
+    RGB,
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    Font,
+    load_font,
+    text_on,
+    to_rgb,
+)
 
 PANEL_BG: RGB = (23, 25, 30)
 PANEL_TEXT: RGB = (236, 238, 241)
@@ -200,6 +211,7 @@ def render_overlay(case: Case) -> Image.Image:
         image = _draw_findings(image, drawn, sx, sy, metrics)
     elif case.anatomy:
         image = _draw_anatomy(image, case.anatomy, sx, sy, metrics)
+    image = _draw_markers(image, case, metrics)
 
     legend = _build_legend(case, entries, metrics, (orig_w, orig_h), (disp_w, disp_h))
     canvas = Image.new("RGB", (disp_w + metrics.legend_width, max(disp_h, legend.height)), PANEL_BG)
@@ -333,89 +345,85 @@ def _place_labels(
     m: _Metrics,
     size: tuple[int, int],
 ) -> None:
+    """One label per finding (its number and full name) beside its own boxes, never over a box
+    of another finding or another label (:func:`.labels.place_labels`); a finding with no free
+    spot gets its number alone, inside its first box (the legend names it)."""
     font = load_font(m.font, bold=True)
-    badge_font = load_font(m.font, bold=True)
-    placed: list[tuple[int, int, int, int]] = []
     gap = max(2, m.line)
     pad_x, pad_y = round(m.font * 0.45), round(m.font * 0.25)
     height = m.font + 2 * pad_y
+    requests: list[LabelRequest] = []
+    texts: dict[str, tuple[str, int]] = {}
     for entry in entries:
         number = str(entry.number)
-        badge_w = max(height, round(draw.textlength(number, font=badge_font)) + 2 * pad_x)
-        text = entry.label + (" (uncertain)" if entry.status == "uncertain" else "")
-        text = _ellipsize(draw, text, font, max(size[0] - badge_w - 2 * pad_x, m.font * 3))
-        full_w = badge_w + round(draw.textlength(text, font=font)) + 2 * pad_x
-        for index, region in enumerate(entry.regions):
-            box = _display_box(region.box, sx, sy, size)
-            width = full_w if index == 0 else badge_w
-            x, y = _free_spot(box, width, height, gap, m.line, size, placed)
-            placed.append((x, y, x + width, y + height))
-            radius = max(2, height // 5)
-            color = region.color
-            if index == 0:
-                draw.rounded_rectangle((x, y, x + width - 1, y + height - 1), radius, fill=LABEL_BG)
-                draw.text(
-                    (x + badge_w + pad_x, y + height / 2),
-                    text,
-                    font=font,
-                    fill=PANEL_TEXT,
-                    anchor="lm",
-                )
-            badge_box = (x, y, x + badge_w - 1, y + height - 1)
-            draw.rounded_rectangle(badge_box, radius, fill=(*color, 255))
+        badge_w = max(height, round(draw.textlength(number, font=font)) + 2 * pad_x)
+        text = display_name(entry.label) + (" (uncertain)" if entry.status == "uncertain" else "")
+        width = badge_w + round(draw.textlength(text, font=font)) + 2 * pad_x
+        own = tuple(_display_box(r.box, sx, sy, size) for r in entry.regions)
+        requests.append(LabelRequest(number, width, height, own[0], own))  # type: ignore[arg-type]
+        texts[number] = (text, badge_w)
+    radius = max(2, height // 5)
+    for entry, placement in zip(entries, place_labels(requests, size, gap=gap), strict=True):
+        number = str(entry.number)
+        text, badge_w = texts[number]
+        color = entry.regions[0].color
+        if placement.inside_image:
+            x, y = int(placement.rect[0]), int(placement.rect[1])
+            width = int(placement.rect[2] - placement.rect[0])
+            draw.rounded_rectangle((x, y, x + width - 1, y + height - 1), radius, fill=LABEL_BG)
             draw.text(
-                (x + badge_w / 2, y + height / 2),
-                number,
-                font=badge_font,
-                fill=text_on(color),
-                anchor="mm",
+                (x + badge_w + pad_x, y + height / 2), text, font=font, fill=PANEL_TEXT, anchor="lm"
             )
-
-
-def _free_spot(
-    box: tuple[int, ...],
-    width: int,
-    height: int,
-    gap: int,
-    line: int,
-    size: tuple[int, int],
-    placed: list[tuple[int, int, int, int]],
-) -> tuple[int, int]:
-    x0, y0, x1, y1 = box
-    w, h = size
-    candidates = [
-        (x0, y0 - height - gap),
-        (x0 + line + gap, y0 + line + gap),
-        (x0, y1 + gap),
-        (x1 - width, y0 - height - gap),
-        (x1 - width - line - gap, y0 + line + gap),
-    ]
-
-    def clamp(x: int, y: int) -> tuple[int, int]:
-        return (min(max(x, 0), max(w - width, 0)), min(max(y, 0), max(h - height, 0)))
-
-    def free(x: int, y: int) -> bool:
-        return all(
-            x + width + gap <= a or x >= c + gap or y + height + gap <= b or y >= d + gap
-            for a, b, c, d in placed
+        else:
+            x0, y0 = _display_box(entry.regions[0].box, sx, sy, size)[:2]
+            x, y = x0 + m.line, y0 + m.line
+        draw.rounded_rectangle((x, y, x + badge_w - 1, y + height - 1), radius, fill=(*color, 255))
+        draw.text(
+            (x + badge_w / 2, y + height / 2), number, font=font, fill=text_on(color), anchor="mm"
         )
 
-    for cx, cy in candidates:
-        x, y = clamp(cx, cy)
-        if free(x, y):
-            return x, y
-    x, y = clamp(*candidates[1])
-    while not free(x, y) and y + height < h:
-        y += height + gap
-    return clamp(x, y)
+
+def _draw_markers(image: Image.Image, case: Case, m: _Metrics) -> Image.Image:
+    """R and L at the image's edges (a frontal view shows the patient's right on the left) and
+    the quality flags in the top-left corner."""
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = load_font(round(m.font * 1.1), bold=True)
+    small = load_font(round(m.font * 0.75), bold=True)
+    w, h = image.size
+    pad = round(m.font * 0.3)
+    sides = orientation(case.image.view_position if case.image else None)
+    if sides is not None:
+        for letter, anchor_x, anchor in ((sides[0], pad * 2, "lm"), (sides[1], w - pad * 2, "rm")):
+            box = draw.textbbox((anchor_x, h / 2), letter, font=font, anchor=anchor)
+            draw.rounded_rectangle(
+                (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad), pad, fill=(0, 0, 0, 150)
+            )
+            draw.text(
+                (anchor_x, h / 2), letter, font=font, fill=(255, 255, 255, 255), anchor=anchor
+            )
+    y = pad
+    for flag in case.quality:
+        color = to_rgb(SEVERITY_COLORS.get(flag.severity, "#6b7280"))
+        box = draw.textbbox((pad * 3, y), flag.code, font=small)
+        draw.rectangle((pad, box[1] - pad, box[2] + pad, box[3] + pad), fill=(0, 0, 0, 160))
+        draw.rectangle((pad, box[1] - pad, pad + max(2, pad // 2), box[3] + pad), fill=color)
+        draw.text((pad * 3, y), flag.code, font=small, fill=(255, 255, 255, 255))
+        y = box[3] + pad * 3
+    return Image.alpha_composite(image, layer)
 
 
-def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: float) -> str:
-    if draw.textlength(text, font=font) <= max_width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > max_width:
-        text = text[:-1]
-    return text.rstrip() + "…"
+def _split_long(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: float) -> list[str]:
+    """``text`` in pieces that each fit ``max_width``: a word longer than the line (a case id)
+    is broken between characters, never cut short."""
+    pieces: list[str] = []
+    while text and draw.textlength(text, font=font) > max_width:
+        cut = len(text) - 1
+        while cut > 1 and draw.textlength(text[:cut], font=font) > max_width:
+            cut -= 1
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text] if text else pieces
 
 
 def _draw_anatomy(
@@ -481,7 +489,8 @@ class _Legend:
                 current = trial
         if current:
             lines.append(current)
-        return [_ellipsize(self.scratch, line, font, width) for line in lines] or [""]
+        pieces = [part for line in lines for part in _split_long(self.scratch, line, font, width)]
+        return pieces or [""]
 
     def text(self, text: str, font: Font, fill: RGB, indent: int = 0) -> None:
         line_h = self._line_height(font)
@@ -655,7 +664,7 @@ def _build_legend(
             )
     for entry in drawn:
         legend.space(0.35)
-        indent = legend.badge_title(entry.number, entry.regions[0].color, entry.label)
+        indent = legend.badge_title(entry.number, entry.regions[0].color, display_name(entry.label))
         status = entry.status or "not in report"
         extra = f"confidence {entry.confidence:.2f}" if entry.confidence is not None else ""
         legend.chip(status, to_rgb(STATUS_COLORS.get(status, "#6b7280")), indent, extra)
@@ -672,7 +681,7 @@ def _build_legend(
             reason = "absent" if entry.status == "absent" else "not localized"
             status = entry.status or "not in report"
             color = to_rgb(STATUS_COLORS.get(status, "#6b7280"))
-            legend.dot(color, f"{entry.label} — {reason}")
+            legend.dot(color, f"{display_name(entry.label)} — {reason}")
 
     if any(e.status == "uncertain" for e in drawn):
         legend.rule()

@@ -21,6 +21,8 @@ STATUS_COLORS: dict[str, str] = {
     "absent": "#46a758",
 }
 
+SEVERITY_COLORS: dict[str, str] = {"info": "#6b7280", "warning": "#f5a524", "error": "#d1242f"}
+
 VERDICT_COLORS: dict[str, str] = {
     "agree": "#2f9e44",
     "contradicted": "#e03131",

@@ -23,6 +23,7 @@ from ..core.model_manager import ModelManager
 from ..core.orchestrator import CaseWriter, Orchestrator, RunSummary, RunWriter
 from ..core.plan import Plan
 from ..registry.plugins import PluginHost
+from ..registry.provenance import run_provenance
 from ..registry.weights import locate_weights
 from .loader import Pipeline, load_pipeline
 from .planner import plan as make_plan
@@ -132,6 +133,7 @@ class Engine:
         """
         with self._lock:
             orchestrator = self._orchestrator(pipeline, keep_phi, case_writers, run_writers)
+            orchestrator.plan.manifest["provenance"] = run_provenance(self.host, orchestrator.plan)
             with self._observing(progress):
                 return orchestrator.run(sources, out_dir, force=force, report_text=report_text)
 

@@ -71,7 +71,17 @@ class Pipeline:
 
     @property
     def base_dir(self) -> Path:
-        return self.path.parent if self.path else Path.cwd()
+        """Where relative paths of the pipeline resolve: the file's folder, or for a pipeline
+        shipped inside the package, the user data folder (never the installed package)."""
+        if self.path is None:
+            return Path.cwd()
+        from .shipped import is_shipped
+
+        if is_shipped(self.path):
+            from ..core.paths import user_data_dir
+
+            return user_data_dir()
+        return self.path.parent
 
 
 def format_loc(loc: Iterable[str | int]) -> str:

@@ -106,7 +106,11 @@ def generate(
             f"MedGemma weights are not on this machine (explainmyxray models pull "
             f"{options.model}); the supplied report was parsed instead"
         )
-        return reports_from_supplied(cases, source="supplied", note=note)
+        no_report = (
+            f"no report was generated: no generator weights (explainmyxray models pull "
+            f"{options.model}) and no supplied report (--report TEXT or <image>.txt)"
+        )
+        return reports_from_supplied(cases, source="supplied", note=note, no_report=no_report)
     runner = step.model(options.model)
     settings = options.generation()
     if not options.fast:

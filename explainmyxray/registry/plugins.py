@@ -51,7 +51,9 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "radgraph": "explainmyxray.plugins.score_radgraph",
 }
 
-LIFECYCLE_HOOKS = frozenset({"before_stage_run", "after_stage_run", "on_stage_error"})
+LIFECYCLE_HOOKS = frozenset(
+    {"before_run", "after_case", "before_stage_run", "after_stage_run", "on_stage_error"}
+)
 REGISTRATION_HOOKS = frozenset({"register_stages", "register_models"})
 
 

@@ -79,7 +79,10 @@ def pull(spec: ModelSpec) -> Path:
     if not spec.hub_id:
         raise ModelError(f"model {spec.name!r} has no Hub id; it ships with its package")
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
-        raise ModelError(f"cannot download {spec.hub_id}: HF_HUB_OFFLINE is set")
+        raise ModelError(
+            f"cannot download {spec.hub_id}: HF_HUB_OFFLINE is set (no Hub access)\n"
+            + bring_in_offline(spec)
+        )
     try:
         return _hub_snapshot(spec, local_only=False)
     except ImportError as exc:
@@ -91,4 +94,30 @@ def pull(spec: ModelSpec) -> Path:
                 f"{spec.hub_id} is gated: accept its license on the Hub page, then set HF_TOKEN "
                 f"(or run `huggingface-cli login`) and pull again"
             ) from exc
-        raise ModelError(f"downloading {spec.hub_id} failed: {name}: {exc}") from exc
+        raise ModelError(
+            f"downloading {spec.hub_id} failed: {name}: {exc}\n" + bring_in_offline(spec)
+        ) from exc
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache this process reads (``HF_HUB_CACHE``, else ``HF_HOME``/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path("~/.cache/huggingface").expanduser()
+    return Path(home).expanduser() / "hub"
+
+
+def bring_in_offline(spec: ModelSpec) -> str:
+    """How to get a model's weights onto a machine without Hub access, in three ways."""
+    folder = "models--" + (spec.hub_id or spec.name).replace("/", "--")
+    files = ", ".join(spec.files) or "the weights"
+    pin = f" --revision {spec.revision}" if spec.revision else ""
+    return (
+        "To bring the weights in without the Hub, either:\n"
+        f"  1. copy a Hugging Face cache: on a machine with access run "
+        f"`huggingface-cli download {spec.hub_id}{pin}`, then copy its "
+        f"{folder} folder into {hub_cache_dir()} here (or point HF_HOME at a copied cache);\n"
+        f"  2. copy a model folder holding {files} anywhere and name it in the pipeline step, "
+        f"e.g. `weights: /models/{spec.name}`.\n"
+        f"Then check with `explainmyxray models verify {spec.name}`."
+    )

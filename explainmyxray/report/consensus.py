@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.case import Finding, FindingStatus, StructuredReport
+from ..core.case import Finding, FindingStatus, StructuredReport, UnmappedStatement
 from .ontology import Ontology, load_ontology, lookup_key
 
 CONSENSUS_SOURCE = "consensus"
@@ -165,6 +165,13 @@ def combine(
         impression=_impression(members, options),
         source=CONSENSUS_SOURCE,
         warnings=list(dict.fromkeys(warnings)),
+        # A generator's statement that no finding names stays visible; its offsets were into
+        # that generator's text, not the consensus's.
+        unmapped=[
+            UnmappedStatement(text=u.text, reason=f"{member.name}: {u.reason}")
+            for member in members
+            for u in member.report.unmapped
+        ],
     )
     from .render import render_report
 

@@ -30,9 +30,10 @@ def report_from_text(text: str, source: str) -> StructuredReport:
 
 
 def reports_from_supplied(
-    cases: Sequence[Case], *, source: str, note: str | None = None
+    cases: Sequence[Case], *, source: str, note: str | None = None, no_report: str = NO_REPORT
 ) -> list[StructuredReport]:
-    """Each case's supplied report, parsed; a plain warning where there is none."""
+    """Each case's supplied report, parsed (``note`` first among its warnings); ``no_report``
+    as the warning of an empty report where none was supplied."""
     from .parse import parse_report
 
     reports = []
@@ -43,5 +44,5 @@ def reports_from_supplied(
                 report.warnings.insert(0, note)
             reports.append(report)
         else:
-            reports.append(StructuredReport(source="none", warnings=[NO_REPORT]))
+            reports.append(StructuredReport(source="none", warnings=[no_report]))
     return reports

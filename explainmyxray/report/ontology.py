@@ -39,6 +39,33 @@ CHEXPERT_LABELS: tuple[str, ...] = (
     "Support Devices",
 )
 
+# PadChest labels that are Spanish, abbreviated or misspelled, and the English name shown for
+# them (the label itself stays the key: references and scoring use it).
+ENGLISH_NAMES: dict[str, str] = {
+    "pneumoperitoneo": "pneumoperitoneum",
+    "pectum excavatum": "pectus excavatum",
+    "pectum carinatum": "pectus carinatum",
+    "esophagic dilatation": "esophageal dilatation",
+    "mediastinic lipomatosis": "mediastinal lipomatosis",
+    "descendent aortic elongation": "descending aortic elongation",
+    "ascendent aortic elongation": "ascending aortic elongation",
+    "aortic button enlargement": "aortic knob enlargement",
+    "bullas": "bullae",
+    "dai": "implantable cardioverter-defibrillator",
+    "nsg tube": "nasogastric tube",
+    "heart insufficiency": "heart failure",
+    "callus rib fracture": "healed rib fracture",
+    "hypoexpansion basal": "basal hypoexpansion",
+    "atelectasis basal": "basal atelectasis",
+    "exclude": "non-diagnostic study",
+    "loc costoesternal": "loc costosternal",
+    "loc axilar": "loc axillary",
+    "loc aortic button": "loc aortic knob",
+    "loc supraspisnous": "loc supraspinous",
+    "loc superior cave vein": "loc superior vena cava",
+    "loc intersomatic space": "loc intervertebral space",
+}
+
 _DATA_PACKAGE = "explainmyxray.report.data"
 _DATA_FILE = "padchest_ontology.json"
 
@@ -181,6 +208,12 @@ def _check_kind(kind: str) -> TermKind:
     if kind not in TERM_KINDS:
         raise ValueError(f"unknown term kind {kind!r}; expected one of {TERM_KINDS}")
     return kind  # type: ignore[return-value]
+
+
+def display_name(label: str) -> str:
+    """The English name a PadChest label is shown by (``pneumoperitoneo``: pneumoperitoneum)."""
+    key = " ".join(label.split())
+    return ENGLISH_NAMES.get(key.lower(), key)
 
 
 def term_names(term: Term) -> list[str]:

@@ -10,24 +10,36 @@ what models and people really write too:
 * bullets ``-``, ``*``, ``•``, ``1.``, ``a)``, markdown bold;
 * one finding per bullet (``no pleural effusion``, ``possible pneumonia``, ``pleural effusion
   (left costophrenic angle)``, ``pleural effusion: left, costophrenic angle``) or free sentences
-  (``Small left pleural effusion, no pneumothorax.``), where negation and uncertainty words scope
-  over the clause that follows them (or the finding right before them: ``effusion has resolved``);
-* synonyms, plurals, case and punctuation as :meth:`Ontology.resolve` allows.
+  (``Small left pleural effusion, no pneumothorax.``).
 
-Nothing is dropped silently: a bullet that names no known term becomes a ``Finding`` with
-``known=False``, and every such case, every unknown location and every skipped sentence is
-listed in ``report.warnings``.
+Free text is read by the labeler's engine (:class:`explainmyxray.labeler.Labeler`): the same
+sentence splitter, vocabulary, negation and uncertainty scope and statements that imply absences
+("lungs are clear") as ``explainmyxray label`` and the ``labeler`` verifier, so the two never
+disagree on how a sentence reads. A finding keeps the side the text gives it; the place its own
+name implies ("hilar", "apical") is left to grounding, which combines the two.
+
+Nothing is dropped silently: a short bullet that names no known term becomes a ``Finding`` with
+``known=False``; a sentence that states something the vocabulary cannot name becomes an
+:class:`UnmappedStatement` in ``report.unmapped``; every unknown location and skipped section is
+listed in ``report.warnings``. Every finding's ``evidence`` is a span of the report's own text,
+with its offsets. When a finding and a more specific one of the same status are both read
+("pleural thickening" and "apical pleural thickening"), the specific one is kept: it implies its
+parent.
+
+All text handling runs in time linear in the report's length: no regular expression here
+repeats an unbounded sub-pattern, and the engine cuts very long sentences.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..core.case import Finding, FindingStatus, StructuredReport
+from ..core.case import Finding, FindingStatus, StructuredReport, UnmappedStatement
+from ..labeler.labeler import Labeler, Mention, SentenceReading, default_labeler
 from .ontology import Ontology, Term, load_ontology, normalize_text
-from .render import EMPTY_ITEM
+from .render import EMPTY_ITEM, STATUS_PREFIX
 
 Section = str  # "findings" | "locations" | "impression" | "other" | "preamble"
 
@@ -70,319 +82,54 @@ _OTHER_SECTIONS = (
     "recommendation",
     "recommendations",
 )
-_HEADER = re.compile(
-    r"^\s*(?:#{1,6}\s*)?[*_]{0,2}\s*(?P<name>[A-Za-z][A-Za-z ]{1,30}?)\s*[*_]{0,2}\s*"
-    r"(?::|\s[-–—]\s|$)[*_]{0,2}\s*(?P<rest>.*)$"
-)
+_HEADER_NAME_MAX = 32
 # A section header that follows a sentence on the same line ("... effusion. IMPRESSION: ...").
 _INLINE_HEADER = re.compile(
-    r"(?<=[.;!?])\s+(?=(?:"
+    r"(?<=[.;!?])[ \t]+(?=(?:"
     + "|".join(sorted((*_SECTION_ALIASES, *_OTHER_SECTIONS), key=len, reverse=True))
-    + r")\s*:)",
+    + r")[ \t]*:)",
     re.IGNORECASE,
 )
-# "biapical", "bibasilar": both sides of a zone, as two location words the parser knows.
-_BILATERAL_PREFIX = re.compile(r"\bbi(apical|basal|basilar|hilar)\b", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[-*•·–—+>]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
+_BULLET = re.compile(r"\s*(?:[-*•·–—+>]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))")
+_MARKDOWN = re.compile(r"[*_`]{2,}")
 _EMPTY_ITEMS = {EMPTY_ITEM, "none", "nil", "n a", "na", "not applicable", "no locations"}
-_ITEM_SEPARATORS = re.compile(r"\s*(?::|\s[-–—]\s|->|→|=>)\s*")
-_LOCATION_SPLIT = re.compile(r"\s*(?:[,;/&+]|\band\b|\bor\b)\s*")
-_CLAUSE_SPLIT = re.compile(
-    r"(?<!\d)[.;!](?!\d)|\n|\b(?:but|however|although|though|whereas|while)\b", re.IGNORECASE
-)
-
-# Status cues, as normalised token sequences.
-_PRE_CUES: dict[str, FindingStatus] = {
-    **dict.fromkeys(
-        [
-            "no",
-            "not",
-            "without",
-            "negative for",
-            "free of",
-            "absence of",
-            "absent",
-            "no evidence of",
-            "no sign of",
-            "no signs of",
-            "no radiographic evidence of",
-            "there is no",
-            "there are no",
-            "resolution of",
-            "resolved",
-            "ruled out",
-            "neither",
-            "nor",
-            "no longer",
-        ],
-        "absent",
-    ),
-    **dict.fromkeys(
-        [
-            "possible",
-            "possibly",
-            "probable",
-            "probably",
-            "likely",
-            "suspected",
-            "suspicious for",
-            "suspicion of",
-            "suspicious of",
-            "suggestive of",
-            "suggesting",
-            "suggests",
-            "concerning for",
-            "questionable",
-            "equivocal",
-            "may represent",
-            "may be",
-            "might be",
-            "could be",
-            "could represent",
-            "cannot exclude",
-            "can not exclude",
-            "cannot rule out",
-            "can not rule out",
-            "not excluded",
-            "rule out",
-            "to rule out",
-            "to exclude",
-            "r o",
-            "consider",
-            "versus",
-            "vs",
-            "query",
-            "qmark",
-            "differential",
-            "differential includes",
-            "uncertain",
-            "indeterminate",
-            "borderline",
-            "maybe",
-            "presumed",
-            "doubtful",
-            "atypical for",
-        ],
-        "uncertain",
-    ),
-    **dict.fromkeys(
-        [
-            "there is",
-            "there are",
-            "there is a",
-            "evidence of",
-            "presence of",
-            "signs of",
-            "findings of",
-            "consistent with",
-            "compatible with",
-            "in keeping with",
-            "known",
-            "definite",
-            "with",
-        ],
-        "present",
-    ),
-}
-_POST_CUES: dict[str, FindingStatus] = {
-    **dict.fromkeys(
-        [
-            "not seen",
-            "not identified",
-            "not present",
-            "not visualized",
-            "not visualised",
-            "not evident",
-            "not demonstrated",
-            "not detected",
-            "absent",
-            "resolved",
-            "has resolved",
-            "have resolved",
-            "no longer seen",
-            "no longer present",
-            "no longer visible",
-            "excluded",
-            "ruled out",
-            "negative",
-        ],
-        "absent",
-    ),
-    **dict.fromkeys(
-        [
-            "cannot be excluded",
-            "can not be excluded",
-            "not excluded",
-            "cannot be ruled out",
-            "can not be ruled out",
-            "not ruled out",
-            "suspected",
-            "possible",
-            "questionable",
-            "qmark",
-            "likely",
-            "probable",
-            "is suspected",
-            "is possible",
-            "is likely",
-            "is probable",
-            "is questionable",
-            "not certain",
-            "uncertain",
-            "equivocal",
-        ],
-        "uncertain",
-    ),
-    **dict.fromkeys(
-        [
-            "present",
-            "is present",
-            "are present",
-            "seen",
-            "is seen",
-            "are seen",
-            "noted",
-            "is noted",
-            "are noted",
-            "identified",
-            "is identified",
-            "evident",
-            "persists",
-            "persist",
-        ],
-        "present",
-    ),
-}
-_MAX_CUE = max(len(c.split()) for c in [*_PRE_CUES, *_POST_CUES])
-_MAX_TERM_WORDS = 8
+_ITEM_SEPARATOR = re.compile(r":|\s[-–—]\s|->|→|=>")
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+_LOCATION_SEPARATOR = re.compile(r"[,;/&+]|\band\b|\bor\b")
+_LIST_SEPARATOR = re.compile(r"[,;]|\band\b")
+# Words that tie a finding to the one before it in a sentence: the two lie in one place.
+_LINKING_WORDS = frozenset({"adjacent", "associated", "overlying", "underlying", "surrounding"})
+_NON_LABEL = re.compile(r"[^\w\s/+-]")
 # Longer bullets, or bullets with a verb, that name no known term are sentences, not terms.
 _MAX_UNKNOWN_WORDS = 5
-# Words that may stand between a location and the finding it qualifies ("left small effusion").
-_MODIFIERS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "sided",
-        "side",
-        "small",
-        "large",
-        "moderate",
-        "mild",
-        "mildly",
-        "minimal",
-        "trace",
-        "tiny",
-        "new",
-        "increased",
-        "partial",
-        "subtle",
-        "patchy",
-        "focal",
-        "sizeable",
-        "big",
-        "massive",
-        "moderately",
-        "slight",
-        "slightly",
-        "minor",
-        "severe",
-        "extensive",
-        "smaller",
-        "larger",
-        "residual",
-        "persistent",
-        "marked",
-        "markedly",
-        "faint",
-        "dense",
-        "subsegmental",
-        "old",
-        "chronic",
-        "acute",
-        "early",
-        "probable",
-        "possible",
-        "lung",
-        "lungs",
-        "lobe",
-        "zone",
-    ]
-)
-_LOCATION_JOINERS = frozenset({"and", "or", "to", "of", "the", "both"})
-# Between a finding and a status word that follows it ("effusion has now resolved").
-_COPULA = frozenset(
-    [
-        "is",
-        "are",
-        "has",
-        "have",
-        "been",
-        "was",
-        "were",
-        "appears",
-        "appear",
-        "seems",
-        "seem",
-        "now",
-        "also",
-        "again",
-        "remains",
-        "remain",
-    ]
-)
-# Phrases that name a finding without its PadChest words, rewritten before matching.
-_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), r)
-    for p, r in [
-        (
-            r"\b(?:the\s+)?(?:normal|unremarkable)\s+(?:heart size|heart|cardiac size"
-            r"|cardiac silhouette|cardiomediastinal silhouette|cardiomediastinal contours?)\b",
-            " no cardiomegaly ",
-        ),
-        (
-            r"\b(?:the\s+)?(?:heart size|heart|cardiac size|cardiac silhouette"
-            r"|cardiomediastinal silhouette|cardiomediastinal contours?)"
-            r"\s+(?:is|are|appears|remains)?\s*(?:normal|within normal limits|not enlarged"
-            r"|unremarkable|stable|upper limits? of normal)",
-            " no cardiomegaly ",
-        ),
-        (
-            r"\b(?:the\s+)?(?:heart size|heart|cardiac size|cardiac silhouette)"
-            r"\s+(?:is|appears|remains)?\s*(?:mildly|moderately|markedly|severely|slightly|borderline)?\s*"
-            r"(?:enlarged|increased|large)\b",
-            " cardiomegaly ",
-        ),
-        (
-            r"\b(?:mediastinum|mediastinal contours?|mediastinal silhouette)\s+(?:is|are|appears)?"
-            r"\s*(?:normal|within normal limits|unremarkable|not widened)",
-            " no mediastinal enlargement ",
-        ),
-        (r"\bmediastinum\s+(?:is\s+)?widened\b", " mediastinal enlargement "),
-        (
-            r"\b(?:elevated|raised|elevation of the)\s+(left|right)\s+hemidiaphragm\b",
-            r" \1 hemidiaphragm elevation ",
-        ),
-        (
-            r"\b(left|right)\s+hemidiaphragm\s+(?:is\s+)?(?:elevated|raised)\b",
-            r" \1 hemidiaphragm elevation ",
-        ),
-        (
-            r"\b(?:costophrenic|cp)\s+angles?\s+(?:is|are)?\s*(?:sharp|clear|preserved|normal)\b",
-            " no costophrenic angle blunting ",
-        ),
-        (r"\?", " qmark "),
-    ]
+# Longer text is never one item (a label with its cue words): it is read as sentences.
+_MAX_ITEM_CHARS = 200
+_MAX_ITEM_WORDS = 10
+_VERBS = frozenset(
+    ["is", "are", "has", "have", "been", "was", "were", "appears", "appear", "seems", "seem"]
 )
 
 
-@dataclass
-class _Mention:
+@dataclass(frozen=True)
+class _Span:
+    """A piece of the report: its text and where it starts in the original string."""
+
+    text: str
     start: int
-    end: int
-    term: Term | None = None
-    cue: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    def part(self, start: int, end: int) -> _Span:
+        return _Span(self.text[start:end], self.start + start)
+
+    def stripped(self, trailing: str = "") -> _Span:
+        body = self.text.rstrip()
+        if trailing:
+            body = body.rstrip(trailing).rstrip()
+        left = len(body) - len(body.lstrip())
+        return _Span(body[left:], self.start + left)
 
 
 @dataclass
@@ -394,25 +141,34 @@ class _Item:
     known: bool
     locations: list[str] = field(default_factory=list)
     status_given: bool = False
-    evidence: str | None = None
+    evidence: _Span | None = None
+    implied: bool = False
 
 
 def parse_report(
-    text: str, *, source: str = "generated", ontology: Ontology | None = None
+    text: str,
+    *,
+    source: str = "generated",
+    ontology: Ontology | None = None,
+    labeler: Labeler | None = None,
 ) -> StructuredReport:
     """Parse a (rendered or free) text report into a :class:`StructuredReport`."""
-    reader = _Reader(ontology or load_ontology())
+    reader = _Reader(ontology or load_ontology(), labeler or default_labeler())
     return reader.read(text, source)
 
 
 class _Reader:
-    def __init__(self, ontology: Ontology) -> None:
+    def __init__(self, ontology: Ontology, labeler: Labeler) -> None:
         self.ontology = ontology
+        self.labeler = labeler
         self.warnings: list[str] = []
+        self.unmapped: dict[tuple[int, int], UnmappedStatement] = {}
+        self.text = ""
 
     # -- sections --------------------------------------------------------------------------
 
     def read(self, text: str, source: str) -> StructuredReport:
+        self.text = text
         sections = self._split_sections(text)
         has_findings = "findings" in sections
         findings: list[_Item] = []
@@ -428,113 +184,204 @@ class _Reader:
         merged = self._merge(findings)
         for line in sections.get("locations", []):
             self._read_location_line(line, merged)
-        impression = "\n".join(impression_lines).strip()
+        impression = "\n".join(line.text.strip() for line in impression_lines).strip()
         if normalize_text(impression) in _EMPTY_ITEMS:
-            impression = ""
-        self._add_impression_findings(impression, merged, has_findings or bool(findings))
+            impression, impression_lines = "", []
+        self._add_impression_findings(impression_lines, merged, has_findings or bool(findings))
+        kept = self._most_specific(merged)
         return StructuredReport(
-            findings=[
-                Finding(
-                    label=i.label,
-                    status=i.status,
-                    locations=i.locations,
-                    known=i.known,
-                    evidence=i.evidence,
-                )
-                for i in merged
-            ],
+            findings=[_finding(i, text) for i in kept],
             impression=impression,
             text=text,
             source=source,
             warnings=self.warnings,
+            unmapped=list(self.unmapped.values()),
         )
 
-    def _split_sections(self, text: str) -> dict[Section, list[str]]:
-        sections: dict[Section, list[str]] = {}
+    def _split_sections(self, text: str) -> dict[Section, list[_Span]]:
+        sections: dict[Section, list[_Span]] = {}
         current: Section = "preamble"
-        text = _BILATERAL_PREFIX.sub(r"bilateral \1", _INLINE_HEADER.sub("\n", text))
-        for raw in text.splitlines():
-            if not raw.strip():
+        for line in _lines(text):
+            if not line.text.strip():
                 continue
-            header = _HEADER.match(raw)
+            header = _header(line.text)
             if header is not None:
-                name = normalize_text(header.group("name"))
-                section = _SECTION_ALIASES.get(name)
-                if section is None and name in _OTHER_SECTIONS:
+                name, rest_at = header
+                key = normalize_text(name)
+                section = _SECTION_ALIASES.get(key)
+                if section is None and key in _OTHER_SECTIONS:
                     section = "other"
-                    self.warnings.append(f"skipped section {header.group('name').strip()!r}")
+                    self.warnings.append(f"skipped section {name.strip()!r}")
                 if section is not None:
                     current = section
                     sections.setdefault(current, [])
-                    rest = header.group("rest").strip()
-                    if rest and current == "other":
+                    rest = line.part(rest_at, len(line.text)).stripped()
+                    if rest.text and current == "other":
                         # "Indication: rule out pneumonia" is a one-line section.
                         current = "preamble"
-                    elif rest:
+                    elif rest.text:
                         sections[current].append(rest)
                     continue
-            sections.setdefault(current, []).append(raw.strip())
+            sections.setdefault(current, []).append(line.stripped())
         sections.pop("other", None)
         return sections
 
     # -- lines -----------------------------------------------------------------------------
 
-    def _read_finding_line(self, line: str) -> list[_Item]:
+    def _read_finding_line(self, line: _Span, unknown_terms: bool = True) -> list[_Item]:
+        """The findings of one line; with ``unknown_terms`` a short line naming no known term
+        is kept as an unknown finding, else listed as an unmapped statement."""
         content = _strip_bullet(line)
-        if not content or normalize_text(content) in _EMPTY_ITEMS:
+        if not content.text or normalize_text(content.text) in _EMPTY_ITEMS:
             return []
         item = self._read_item(content)
         if item is not None:
             return [item]
-        items = self._scan(content)
-        if items:
-            return items
-        return self._unknown(content)
+        pending: list[tuple[_Span, str]] = []
+        items = self._read_free_text(content, pending)
+        unknown = None if items or not unknown_terms else self._unknown(content)
+        if unknown is not None:
+            return [unknown]
+        for span, reason in pending:
+            self._unmapped(span, reason)
+        if not items and not pending:
+            self.warnings.append(f"no known finding in: {content.text!r}")
+        return items
 
-    def _read_item(self, content: str) -> _Item | None:
+    def _read_item(self, content: _Span) -> _Item | None:
         """One finding written as an item: ``[cue] label [cue] [(locations)] [: locations]``."""
         head, location_texts = _split_item(content)
-        status, core, given = self._strip_cues(head)
-        term = self._condition(core)
-        if term is None:
+        found = self._condition_item(head)
+        if found is None:
             return None
-        locations = self._locations(location_texts, context=content)
-        if locations is None:
-            return None
+        term, status, given = found
+        locations = self._locations(location_texts, context=content.text)
         return _Item(term.label, status, True, locations, given, content)
 
-    def _unknown(self, content: str) -> list[_Item]:
-        head, location_texts = _split_item(content)
-        status, core, given = self._strip_cues(head)
-        words = normalize_text(core).split()
-        if not words or len(words) > _MAX_UNKNOWN_WORDS or _COPULA.intersection(words):
-            self.warnings.append(f"no known finding in: {content!r}")
-            return []
-        label = " ".join(re.sub(r"[^\w\s/+-]", " ", core.lower()).split())
-        self.warnings.append(f"unknown finding {label!r} (kept with known=False)")
-        locations = self._locations(location_texts, context=content, lenient=True) or []
-        return [_Item(label, status, False, locations, given, content)]
+    def _condition_item(self, head: _Span) -> tuple[Term, FindingStatus, bool] | None:
+        """The one condition a short item names, with the status its cue words give it."""
+        if len(head.text) > _MAX_ITEM_CHARS:
+            return None
+        lowered = head.text.lower()
+        for status, prefix in STATUS_PREFIX.items():
+            # The renderer's own wording ("no ...", "possible ..."), whatever the label says.
+            if prefix and lowered.startswith(prefix):
+                term = self._condition(head.text[len(prefix) :])
+                if term is not None:
+                    return term, status, True
+        cues = self.labeler.strip_cues(head.text)
+        if cues.trigger is not None or cues.status != "present":
+            term = self._condition(head.text[cues.start : cues.end])
+            if term is not None:
+                return term, cues.status, True
+        whole = self._condition(head.text)
+        return (whole, "present", False) if whole is not None else None
 
-    def _read_location_line(self, line: str, findings: list[_Item]) -> None:
+    def _unknown(self, content: _Span) -> _Item | None:
+        """A short item naming no known term ("flux capacitor (left apex)"), kept with
+        ``known=False``; None for longer text or text with a verb (a sentence, not a term)."""
+        head, location_texts = _split_item(content)
+        if len(head.text) > _MAX_ITEM_CHARS:
+            return None
+        cues = self.labeler.strip_cues(head.text)
+        core = head.text[cues.start : cues.end]
+        words = normalize_text(core).split()
+        if not words or len(words) > _MAX_UNKNOWN_WORDS or _VERBS.intersection(words):
+            return None
+        label = " ".join(_NON_LABEL.sub(" ", core.lower()).split())
+        self.warnings.append(f"unknown finding {label!r} (kept with known=False)")
+        locations = self._locations(location_texts, context=content.text)
+        # The places the unknown words name themselves ("tracheal narrowing": the trachea).
+        for reading in self.labeler.read(core):
+            for m in reading.mentions:
+                if m.kind == "location" and m.label not in locations:
+                    locations.append(m.label)
+        return _Item(label, cues.status, False, locations, cues.trigger is not None, content)
+
+    def _read_free_text(
+        self, content: _Span, unmapped: list[tuple[_Span, str]] | None = None
+    ) -> list[_Item]:
+        """Findings named anywhere in free text, sentence by sentence, with status and side.
+
+        Sentences that state what no finding names go to ``unmapped`` when given, else to
+        ``report.unmapped``.
+        """
+        items: list[_Item] = []
+        for reading in self.labeler.read(content.text):
+            sentence = content.part(reading.sentence.start, reading.sentence.end).stripped(".;,")
+            listed = self._list_of_terms(sentence, reading, content.start)
+            if listed:
+                items.extend(listed)
+                continue
+            conditions = [m for m in reading.mentions if m.kind != "location"]
+            if not conditions:
+                reason = reading.unmapped_reason(self.labeler.vocabulary.normal_words)
+                if reason is not None and unmapped is not None:
+                    unmapped.append((sentence, reason))
+                elif reason is not None:
+                    self._unmapped(sentence, reason)
+                continue
+            places = [_own_side(m, reading) for m in conditions]
+            _share_places(conditions, places)
+            _inherit_places(conditions, places, content.text)
+            for mention, where in zip(conditions, places, strict=True):
+                items.append(
+                    _Item(
+                        mention.label,
+                        mention.status,
+                        True,
+                        where,
+                        mention.trigger is not None,
+                        sentence,
+                        implied=mention.implied,
+                    )
+                )
+        return items
+
+    def _list_of_terms(self, sentence: _Span, reading: SentenceReading, offset: int) -> list[_Item]:
+        """A sentence that is a list of vocabulary terms ("Cardiomegaly, possible pneumonia"),
+        each read as an item (the label its words spell); empty when any part is not one.
+
+        A part's status is the engine's when it read one there ("no effusion or pneumothorax":
+        the negation covers the list), else the part's own cue words.
+        """
+        items: list[_Item] = []
+        parts = _split_list(sentence)
+        if any(len(part.text.split()) > _MAX_ITEM_WORDS for part in parts):
+            return []
+        for part in parts:
+            found = self._condition_item(part)
+            if found is None:
+                return []
+            term, status, given = found
+            for m in reading.mentions:
+                inside = part.start <= m.start + offset and m.end + offset <= part.end
+                if m.kind != "location" and not m.implied and inside:
+                    status, given = m.status, m.trigger is not None
+                    break
+            items.append(_Item(term.label, status, True, [], given, part))
+        return items
+
+    def _read_location_line(self, line: _Span, findings: list[_Item]) -> None:
         content = _strip_bullet(line)
-        if not content or normalize_text(content) in _EMPTY_ITEMS:
+        if not content.text or normalize_text(content.text) in _EMPTY_ITEMS:
             return
         head, location_texts = _split_item(content)
-        status, core, given = self._strip_cues(head)
-        term = self._condition(core)
-        if term is None and len(location_texts) == 1:
+        found = self._condition_item(head)
+        if found is None and len(location_texts) == 1:
             # "left costophrenic angle: pleural effusion"
-            status, other_core, given = self._strip_cues(location_texts[0])
-            swapped = self._condition(other_core)
-            if swapped is not None and self._locations([head], context=content) is not None:
-                term, location_texts = swapped, [head]
-        if term is None:
-            for item in self._scan(content):
+            swapped = self._condition_item(location_texts[0])
+            if swapped is not None and self._location_terms(head.text):
+                found, location_texts = swapped, [head]
+        if found is None:
+            items = self._read_free_text(content)
+            for item in items:
                 self._attach(item, findings)
-            if not self._scan(content):
-                self.warnings.append(f"no known finding in LOCATIONS line: {content!r}")
+            if not items:
+                self.warnings.append(f"no known finding in LOCATIONS line: {content.text!r}")
             return
-        locations = self._locations(location_texts, context=content, lenient=True) or []
+        term, status, given = found
+        locations = self._locations(location_texts, context=content.text)
         self._attach(_Item(term.label, status, True, locations, given, content), findings)
 
     def _attach(self, item: _Item, findings: list[_Item]) -> None:
@@ -552,33 +399,38 @@ class _Reader:
                 target.locations.append(location)
 
     def _add_impression_findings(
-        self, impression: str, findings: list[_Item], findings_given: bool
+        self, lines: Sequence[_Span], findings: list[_Item], findings_given: bool
     ) -> None:
-        if not impression:
-            return
         known = {f.label for f in findings}
-        for line in impression.splitlines():
-            content = _strip_bullet(line)
-            item = self._read_item(content) if content else None
-            items = [item] if item is not None else self._scan(content)
-            for found in items:
+        for line in lines:
+            # The impression summarises in prose ("Big heart."): no unknown terms from it.
+            for found in self._read_finding_line(line, unknown_terms=False):
                 if found.label in known:
                     continue
-                if findings_given:
+                if findings_given and not found.implied:
                     self.warnings.append(f"{found.label!r} is mentioned only in the IMPRESSION")
                 findings.append(found)
                 known.add(found.label)
 
     def _merge(self, items: list[_Item]) -> list[_Item]:
-        """One item per label: later mentions add locations; a conflicting status is warned."""
+        """One item per label: later mentions add locations; a conflicting status is warned.
+
+        A finding a statement only implies ("lungs are clear": no consolidation) gives way to
+        one the text names.
+        """
         merged: list[_Item] = []
         by_label: dict[tuple[str, bool], _Item] = {}
         for item in items:
             key = (item.label, item.known)
             first = by_label.get(key)
-            if first is None:
+            if first is None or (first.implied and not item.implied):
+                if first is not None:
+                    merged[merged.index(first)] = item
                 by_label[key] = item
-                merged.append(item)
+                if first is None:
+                    merged.append(item)
+                continue
+            if item.implied:
                 continue
             if first.status != item.status:
                 self.warnings.append(
@@ -590,210 +442,245 @@ class _Reader:
                     first.locations.append(location)
         return merged
 
-    # -- terms and cues --------------------------------------------------------------------
+    def _most_specific(self, items: list[_Item]) -> list[_Item]:
+        """Drop a finding that a more specific one of the same status implies.
+
+        A present or uncertain parent gives way to its child ("apical pleural thickening" says
+        "pleural thickening"); an absent child gives way to its absent parent ("no pleural
+        effusion" says no loculated effusion). The dropped one's places go to the one kept.
+        """
+        dropped: set[int] = set()
+        for i, parent in enumerate(items):
+            for j, child in enumerate(items):
+                if i == j or i in dropped or j in dropped or not (parent.known and child.known):
+                    continue
+                if parent.label not in self.ontology.ancestors(child.label):
+                    continue
+                gives_way = parent.status == child.status != "absent"
+                if gives_way or (parent.status, child.status) == ("uncertain", "present"):
+                    loser, winner = i, j
+                elif parent.status == child.status == "absent":
+                    loser, winner = j, i
+                else:
+                    continue
+                dropped.add(loser)
+                for location in items[loser].locations:
+                    if location not in items[winner].locations:
+                        items[winner].locations.append(location)
+        return [item for k, item in enumerate(items) if k not in dropped]
+
+    def _unmapped(self, span: _Span, reason: str) -> None:
+        key = (span.start, span.end)
+        if key not in self.unmapped:
+            self.warnings.append(f"unmapped statement {span.text!r}: {reason}")
+            self.unmapped[key] = UnmappedStatement(
+                text=self.text[span.start : span.end], start=span.start, end=span.end, reason=reason
+            )
+
+    # -- terms -----------------------------------------------------------------------------
 
     def _condition(self, text: str) -> Term | None:
         return self.ontology.resolve(text, kind="finding") or self.ontology.resolve(
             text, kind="diagnosis"
         )
 
-    def _locations(
-        self, texts: Sequence[str], *, context: str, lenient: bool = False
-    ) -> list[str] | None:
-        """PadChest location labels of location texts; None if a text names no location.
-
-        With ``lenient`` unknown parts are warned about and skipped instead.
-        """
+    def _locations(self, texts: Sequence[_Span], *, context: str) -> list[str]:
+        """PadChest location labels of location texts; unknown parts are warned about."""
         labels: list[str] = []
         for text in texts:
-            for part in _LOCATION_SPLIT.split(text):
-                if not normalize_text(part) or normalize_text(part) in _EMPTY_ITEMS:
+            for part in _split_locations(text.text):
+                key = normalize_text(part)
+                if not key or key in _EMPTY_ITEMS:
                     continue
                 found = self._location_terms(part)
-                if found is None:
-                    if not lenient:
-                        return None
+                if not found:
                     self.warnings.append(f"unknown location {part.strip()!r} in {context!r}")
                     continue
-                labels.extend(t.label for t in found if t.label not in labels)
+                labels.extend(label for label in found if label not in labels)
         return labels
 
-    def _location_terms(self, text: str) -> list[Term] | None:
-        """``left lower lobe`` as one term, or ``left costophrenic angle base`` as several."""
+    def _location_terms(self, text: str) -> list[str]:
+        """``left lower lobe`` as one location, or ``left apex`` as several."""
         term = self.ontology.resolve(text, kind="location")
         if term is not None:
-            return [term]
-        words = normalize_text(text).split()
-        found: list[Term] = []
-        i = 0
-        while i < len(words):
-            for n in range(min(_MAX_TERM_WORDS, len(words) - i), 0, -1):
-                term = self.ontology.resolve(" ".join(words[i : i + n]), kind="location")
-                if term is not None:
-                    found.append(term)
-                    i += n
-                    break
-            else:
-                if words[i] not in _MODIFIERS and words[i] not in _LOCATION_JOINERS:
-                    return None
-                i += 1
-        return found or None
-
-    def _strip_cues(self, text: str) -> tuple[FindingStatus, str, bool]:
-        """Status words at the start or end of an item, and what is left."""
-        words = normalize_text(_rewrite(text)).split()
-        whole = " ".join(words)
-        if self._condition(whole) is not None:
-            return "present", whole, False
-        status: FindingStatus = "present"
-        given = False
-        for n in range(min(_MAX_CUE, len(words) - 1), 0, -1):
-            cue = " ".join(words[:n])
-            if cue in _PRE_CUES:
-                status, words, given = _PRE_CUES[cue], words[n:], True
-                break
-        for n in range(min(_MAX_CUE, len(words) - 1), 0, -1):
-            cue = " ".join(words[-n:])
-            if cue in _POST_CUES:
-                post = _POST_CUES[cue]
-                if not given or post != "present":
-                    status, given = (post if not given or status == "present" else status), True
-                words = words[:-n]
-                break
-        return status, " ".join(words), given
-
-    # -- free text -------------------------------------------------------------------------
-
-    def _scan(self, text: str) -> list[_Item]:
-        """Findings named anywhere in free text, with their status and locations."""
-        items: list[_Item] = []
-        head, location_texts = _split_item(text) if "(" in text else (text, [])
-        for clause in _CLAUSE_SPLIT.split(_rewrite(head)):
-            items.extend(self._scan_clause(clause))
-        if location_texts and len(items) == 1:
-            extra = self._locations(location_texts, context=text, lenient=True) or []
-            items[0].locations.extend(x for x in extra if x not in items[0].locations)
-        return items
-
-    def _scan_clause(self, clause: str) -> list[_Item]:
-        words = normalize_text(clause).split()
-        mentions = self._mentions(words)
-        conditions = [m for m in mentions if m.term is not None and m.term.kind != "location"]
-        if not conditions:
-            return []
-        status_of: dict[int, tuple[FindingStatus, bool]] = {}
-        scope: FindingStatus = "present"
-        scoped = False
-        previous_condition: _Mention | None = None
-        for m in mentions:
-            if m.cue is not None:
-                gap = words[previous_condition.end : m.start] if previous_condition else None
-                post = (
-                    m.cue in _POST_CUES
-                    and previous_condition is not None
-                    and all(w in _COPULA for w in gap or [])
-                )
-                if post and previous_condition is not None:
-                    current = status_of[previous_condition.start]
-                    if not current[1] or current[0] == "present":
-                        status_of[previous_condition.start] = (_POST_CUES[m.cue], True)
-                elif m.cue in _PRE_CUES:
-                    # "no effusion, with cardiomegaly" style positives only reset a negation.
-                    scope, scoped = _PRE_CUES[m.cue], _PRE_CUES[m.cue] != "present"
-            elif m.term is not None and m.term.kind != "location":
-                status_of[m.start] = (scope, scoped)
-                previous_condition = m
-        items = {
-            m.start: _Item(m.term.label, status_of[m.start][0], True, [], status_of[m.start][1])
-            for m in conditions
-            if m.term is not None
-        }
-        for group in _location_groups(mentions, words):
-            target = self._location_target(group, mentions, words)
-            if target is not None:
-                item = items[target.start]
-                for m in group:
-                    if m.term is not None and m.term.label not in item.locations:
-                        item.locations.append(m.term.label)
-        for item in items.values():
-            item.evidence = clause.strip()
-        return list(items.values())
-
-    def _mentions(self, words: list[str]) -> list[_Mention]:
-        mentions: list[_Mention] = []
-        i = 0
-        while i < len(words):
-            mention = self._mention_at(words, i)
-            if mention is None:
-                i += 1
-                continue
-            mentions.append(mention)
-            i = mention.end
-        return mentions
-
-    def _mention_at(self, words: list[str], i: int) -> _Mention | None:
-        longest = min(max(_MAX_TERM_WORDS, _MAX_CUE), len(words) - i)
-        for n in range(longest, 0, -1):
-            phrase = " ".join(words[i : i + n])
-            term = self.ontology.resolve(phrase) if n <= _MAX_TERM_WORDS else None
-            if term is not None:
-                return _Mention(i, i + n, term=term)
-            if phrase in _PRE_CUES or phrase in _POST_CUES:
-                return _Mention(i, i + n, cue=phrase)
-        return None
-
-    def _location_target(
-        self, group: list[_Mention], mentions: list[_Mention], words: list[str]
-    ) -> _Mention | None:
-        after = [m for m in mentions if m.start >= group[-1].end and m.term is not None]
-        before = [m for m in mentions if m.end <= group[0].start and m.term is not None]
-        following = after[0] if after else None
-        if (
-            following is not None
-            and following.term is not None
-            and following.term.kind != "location"
-            and all(w in _MODIFIERS for w in words[group[-1].end : following.start])
-        ):
-            return following
-        for m in reversed(before):
-            if m.term is not None and m.term.kind != "location":
-                return m
-        if following is not None and following.term is not None:
-            return following if following.term.kind != "location" else None
-        return None
+            return [term.label]
+        return list(
+            dict.fromkeys(
+                m.label
+                for reading in self.labeler.read(text)
+                for m in reading.mentions
+                if m.kind == "location"
+            )
+        )
 
 
-def _location_groups(mentions: list[_Mention], words: list[str]) -> list[list[_Mention]]:
-    """Runs of location mentions joined only by ``and``/``or``/``of``..."""
-    groups: list[list[_Mention]] = []
-    for m in mentions:
-        if m.term is None or m.term.kind != "location":
-            continue
-        if groups and all(w in _LOCATION_JOINERS for w in words[groups[-1][-1].end : m.start]):
-            groups[-1].append(m)
+def _own_side(mention: Mention, reading: SentenceReading) -> list[str]:
+    """The places the sentence gives a finding, less the place its own name is.
+
+    "Right hilar enlargement" is a hilar enlargement on the right: ``loc hilar`` is what the
+    finding is, so only the side is kept, and grounding puts the finding on its own place on that
+    side ("widened mediastinum" is the upper mediastinum, not the whole mediastinum). Place words
+    inside the finding's words are kept when the finding can lie anywhere and they name more
+    than a lung ("hilar adenopathy"), and side words always ("biapical").
+    """
+    from ..anatomy.locations import implied_locations, is_side, is_whole_lung, side_of
+
+    own_place = any(not is_whole_lung(loc) for loc in implied_locations(mention.label))
+    inside = {
+        m.label
+        for m in reading.mentions
+        if m.kind == "location" and mention.start <= m.start and m.end <= mention.end
+    }
+    outside = {
+        m.label
+        for m in reading.mentions
+        if m.kind == "location" and not (mention.start <= m.start and m.end <= mention.end)
+    }
+    kept: list[str] = []
+    for label in mention.locations:
+        if label in outside or label not in inside or is_side(label):
+            kept.append(label)
+        elif own_place or is_whole_lung(label):
+            # "blunting of the right costophrenic angle": the place is the finding's own, the
+            # side is the report's.
+            side = side_of(label)
+            if side is not None:
+                kept.append(side)
         else:
-            groups.append([m])
-    return groups
+            kept.append(label)
+    return list(dict.fromkeys(kept))
 
 
-def _strip_bullet(line: str) -> str:
-    text = _BULLET.sub("", line.strip(), count=1)
-    text = re.sub(r"[*_`]{2,}", "", text)
-    return text.strip().rstrip(".;,").strip()
+def _inherit_places(mentions: Sequence[Mention], places: list[list[str]], text: str) -> None:
+    """A finding the sentence names as the reading of another ("left upper lobe opacity
+    suspicious for pneumonia", "effusion with adjacent atelectasis") and gives no place of its
+    own lies where that one does."""
+    for k in range(1, len(mentions)):
+        mention, before = mentions[k], mentions[k - 1]
+        if places[k] or not places[k - 1] or mention.status == "absent":
+            continue
+        between = set(normalize_text(text[before.end : mention.start]).split())
+        if mention.trigger is not None or between & _LINKING_WORDS:
+            places[k] = list(places[k - 1])
 
 
-def _split_item(content: str) -> tuple[str, list[str]]:
+def _share_places(mentions: Sequence[Mention], places: list[list[str]]) -> None:
+    """Overlapping mentions name one thing twice ("airspace opacity": alveolar pattern and
+    increased density; "apical scarring"): each gets the places of the others."""
+    for i, a in enumerate(mentions):
+        for j, b in enumerate(mentions):
+            if i != j and a.start < b.end and b.start < a.end:
+                places[i].extend(loc for loc in places[j] if loc not in places[i])
+
+
+def _finding(item: _Item, text: str) -> Finding:
+    evidence = item.evidence
+    if evidence is not None:
+        evidence = _Span(text[evidence.start : evidence.end], evidence.start)
+    return Finding(
+        label=item.label,
+        status=item.status,
+        locations=item.locations,
+        known=item.known,
+        evidence=evidence.text if evidence is not None else None,
+        evidence_start=evidence.start if evidence is not None else None,
+        evidence_end=evidence.end if evidence is not None else None,
+    )
+
+
+def _lines(text: str) -> Iterator[_Span]:
+    """The lines of ``text`` with their offsets; a line is also cut before an inline header."""
+    position = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        cut = 0
+        for match in _INLINE_HEADER.finditer(body):
+            yield _Span(body[cut : match.start()], position + cut)
+            cut = match.end()
+        yield _Span(body[cut:], position + cut)
+        position += len(raw)
+
+
+def _skip(text: str, i: int, chars: str, limit: int | None = None) -> int:
+    count = 0
+    while i < len(text) and text[i] in chars and (limit is None or count < limit):
+        i += 1
+        count += 1
+    return i
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def _header(line: str) -> tuple[str, int] | None:
+    """``(name, where the rest starts)`` when ``line`` starts with a section header.
+
+    ``FINDINGS:``, ``## Impression``, ``**Conclusion:** ...``, ``Findings - ...``: a name of
+    letters and spaces ending the line or followed by ``:`` or a spaced dash. A hand-written
+    scan, so that a line of thousands of spaces costs linear time.
+    """
+    i = _skip_space(line, 0)
+    hashes = _skip(line, i, "#", 6)
+    i = _skip_space(line, hashes) if hashes > i else i
+    i = _skip_space(line, _skip(line, i, "*_", 2))
+    start = i
+    while (
+        i < len(line)
+        and i - start <= _HEADER_NAME_MAX
+        and ((line[i].isascii() and line[i].isalpha()) or line[i] == " ")
+    ):
+        i += 1
+    name = line[start:i].strip()
+    if len(name) < 2 or not name[0].isalpha():
+        return None
+    j = _skip_space(line, _skip(line, _skip_space(line, i), "*_", 2))
+    if j >= len(line):
+        return name, len(line)
+    if line[j] == ":":
+        return name, _skip(line, j + 1, "*_", 2)
+    spaced = j > 0 and line[j - 1].isspace() and j + 1 < len(line) and line[j + 1].isspace()
+    if line[j] in "-–—" and spaced:
+        return name, j + 1
+    return None
+
+
+def _strip_bullet(line: _Span) -> _Span:
+    bullet = _BULLET.match(line.text)
+    body = line.part(bullet.end() if bullet else 0, len(line.text))
+    # Markdown emphasis becomes spaces, so offsets stay those of the original text.
+    blanked = _MARKDOWN.sub(lambda m: " " * len(m.group()), body.text)
+    return _Span(blanked, body.start).stripped(".;,")
+
+
+def _split_item(content: _Span) -> tuple[_Span, list[_Span]]:
     """``label (loc, loc): loc`` -> (``label``, [``loc, loc``, ``loc``])."""
-    location_texts = [m.strip() for m in re.findall(r"\(([^)]*)\)", content)]
-    head = re.sub(r"\([^)]*\)", " ", content)
-    parts = _ITEM_SEPARATORS.split(head, maxsplit=1)
-    if len(parts) == 2:
-        head = parts[0]
-        location_texts.append(parts[1])
-    return head.strip(), [t for t in location_texts if t]
+    location_texts = [
+        content.part(m.start(1), m.end(1)).stripped() for m in _PARENTHESES.finditer(content.text)
+    ]
+    head = _Span(_PARENTHESES.sub(lambda m: " " * len(m.group()), content.text), content.start)
+    separator = _ITEM_SEPARATOR.search(head.text)
+    if separator is not None:
+        location_texts.append(head.part(separator.end(), len(head.text)).stripped())
+        head = head.part(0, separator.start())
+    return head.stripped(), [t for t in location_texts if t.text]
 
 
-def _rewrite(text: str) -> str:
-    for pattern, replacement in _REWRITES:
-        text = pattern.sub(replacement, text)
-    return text
+def _split_list(span: _Span) -> list[_Span]:
+    parts, cut = [], 0
+    for match in _LIST_SEPARATOR.finditer(span.text):
+        parts.append(span.part(cut, match.start()).stripped())
+        cut = match.end()
+    parts.append(span.part(cut, len(span.text)).stripped())
+    return [p for p in parts if p.text]
+
+
+def _split_locations(text: str) -> list[str]:
+    parts, cut = [], 0
+    for match in _LOCATION_SEPARATOR.finditer(text):
+        parts.append(text[cut : match.start()].strip())
+        cut = match.end()
+    parts.append(text[cut:].strip())
+    return [p for p in parts if p]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-SAMPLE_BYTES = 1 << 20
+from ..core.fingerprint import file_fingerprint
+
+__all__ = ["ModelIdentity", "file_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,3 @@ class ModelIdentity:
         if self.fingerprint and other.fingerprint and self.fingerprint != other.fingerprint:
             return f"weights {self.fingerprint[:12]} vs {other.fingerprint[:12]}"
         return None
-
-
-def file_fingerprint(path: Path) -> str:
-    """SHA-256 of a file's size and its first and last MiB: cheap on 1 GB checkpoints."""
-    path = Path(path)
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as fh:
-        digest.update(fh.read(SAMPLE_BYTES))
-        if size > 2 * SAMPLE_BYTES:
-            fh.seek(size - SAMPLE_BYTES)
-        digest.update(fh.read(SAMPLE_BYTES))
-    return digest.hexdigest()

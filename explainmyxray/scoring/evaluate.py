@@ -523,6 +523,57 @@ def load_run_cases(run_dir: Path) -> list[Case]:
     return cases
 
 
+def case_reference(case: Case, reference: Reference, vocabulary: Vocabulary) -> dict[str, Any]:
+    """What the page needs of a case's reference: its present findings, its boxes in the case's
+    pixels, and the findings only one side has."""
+    document: dict[str, Any] = {
+        "source": Path(reference.source).name if reference.source else "reference",
+        "boxes": [
+            {"label": b.label, "box": b.box.model_dump()} for b in _reference_boxes(case, reference)
+        ],
+    }
+    if reference.boxes:
+        comparison = compare_case(case, reference, vocabulary)
+        document["box_misses"] = [
+            {"label": o.label, "best_iou": o.best_iou}
+            for o in comparison.boxes
+            if not o.pointing_hit
+        ]
+    if reference.findings is not None:
+        predicted = present_labels(
+            vocabulary,
+            [
+                f.label
+                for f in (case.report.findings if case.report else [])
+                if f.status == "present"
+            ],
+        )
+        expected = present_labels(vocabulary, [f.label for f in reference.present()])
+        document["findings"] = sorted(expected)
+        document["missed"] = sorted(expected - predicted)
+        document["extra"] = sorted(predicted - expected)
+    return document
+
+
+def write_case_references(run_dir: Path, cases: Sequence[Case], references: ReferenceSet) -> int:
+    """``cases/<id>/reference.json`` for every case with a reference (the page draws its boxes
+    and lists the disagreements); returns how many were written."""
+    from explainmyxray.core.results import atomic_write_json, case_dir
+
+    vocabulary = default_vocabulary()
+    written = 0
+    for case in cases:
+        reference = references.for_case(case)
+        if reference is None:
+            continue
+        atomic_write_json(
+            case_dir(run_dir, case.id) / "reference.json",
+            case_reference(case, reference, vocabulary),
+        )
+        written += 1
+    return written
+
+
 def run_eval(
     run_dir: Path,
     reference: Path,
@@ -536,6 +587,7 @@ def run_eval(
     cases = load_run_cases(Path(run_dir))
     references = load_references(reference, reference_format, keys=[case_key(c) for c in cases])
     result = evaluate_run(cases, references, n_resamples=n_resamples, seed=seed)
+    write_case_references(Path(run_dir), cases, references)
     if out_json is not None:
         from explainmyxray.core.results import atomic_write_bytes
 

@@ -49,7 +49,7 @@ def test_sided_labels_only_name_regions_of_their_side() -> None:
         (["loc left costophrenic angle", "loc pleural"], ["left_costophrenic_angle", "left_lung"]),
         (
             ["loc right upper lobe", "loc left lower lobe"],
-            ["right_apical_zone", "right_upper_zone", "left_lower_zone"],
+            ["right_upper_zone", "left_lower_zone"],
         ),
     ],
 )
@@ -71,13 +71,65 @@ def test_labels_are_normalised_and_unknown_ones_skipped_or_rejected() -> None:
         regions_for_locations(["loc elbow"], strict=True)
 
 
-def test_implied_locations_name_known_findings_and_locations():
-    from explainmyxray.anatomy.locations import IMPLIED_LOCATIONS, implied_locations
+def test_every_padchest_finding_has_a_documented_default_place():
+    from explainmyxray.anatomy.locations import finding_places, implied_locations
     from explainmyxray.report.ontology import load_ontology
 
     ontology = load_ontology()
-    for finding, locations in IMPLIED_LOCATIONS.items():
-        assert finding in ontology.findings, finding
-        assert all(loc in ontology.locations for loc in locations), finding
+    places = finding_places()
+    assert set(places) == {*ontology.findings, *ontology.diagnoses}
+    for place in places.values():
+        assert all(loc in ontology.locations for loc in place.locations), place
+        assert place.note
     assert implied_locations("Cardiomegaly") == ("loc cardiac",)
-    assert implied_locations("nodule") == ()
+    assert implied_locations("nodule") == ("loc lung field",)
+    assert implied_locations("no such finding") == ()
+
+
+@pytest.mark.parametrize(
+    ("finding", "locations", "expected"),
+    [
+        # issue 13: side + finding went to the whole lung
+        ("hilar enlargement", ["loc right"], ["right_hilum"]),
+        ("pleural effusion", ["loc left"], ["left_lower_zone", "left_costophrenic_angle"]),
+        (
+            "pleural effusion",
+            ["loc left", "loc pleural"],
+            ["left_lower_zone", "left_costophrenic_angle"],
+        ),
+        ("hemidiaphragm elevation", ["loc right"], ["right_hemidiaphragm"]),
+        ("clavicle fracture", ["loc right"], ["right_clavicle"]),
+        ("apical pleural thickening", ["loc left"], ["left_apical_zone"]),
+        ("atelectasis basal", ["loc left"], ["left_lower_zone"]),
+        # findings whose name is anatomy
+        ("scoliosis", [], ["spine"]),
+        ("tracheal shift", [], ["trachea"]),
+        ("pneumoperitoneo", [], ["upper_abdomen"]),
+        ("calcified adenopathy", [], ["right_hilum", "left_hilum"]),
+        ("flattened diaphragm", [], ["right_hemidiaphragm", "left_hemidiaphragm"]),
+        ("mediastinal enlargement", [], ["upper_mediastinum"]),
+        ("hilar enlargement", ["loc bilateral"], ["right_hilum", "left_hilum"]),
+        # the report's own place wins when it is finer than a lung
+        ("pneumonia", ["loc left lower lobe"], ["left_lower_zone"]),
+        ("nodule", ["loc right"], ["right_lung"]),
+    ],
+)
+def test_grounding_combines_the_findings_own_place_with_the_side(
+    finding: str, locations: list[str], expected: list[str]
+) -> None:
+    from explainmyxray.anatomy.locations import grounding_locations
+
+    got = regions_for_locations(grounding_locations(finding, locations)[0])
+    assert set(got) == set(expected)
+
+
+def test_the_default_place_table_in_docs_is_current():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "finding_places_doc.py"
+    spec = importlib.util.spec_from_file_location("finding_places_doc", script)
+    assert spec is not None and spec.loader is not None
+    doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc)
+    assert doc.main(["--check"]) == 0

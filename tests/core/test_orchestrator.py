@@ -265,3 +265,26 @@ def test_every_generate_step_is_kept_as_a_candidate(tmp_path):
         (case,) = engine.run_batch(pipeline, [Case(id="a", source="a.png")])
     assert [c.source for c in case.candidates] == ["writer-a", "second"]
     assert case.report is case.candidates[-1]
+
+
+def test_the_summary_counts_the_unmapped_statements_of_finished_cases(tmp_path):
+    from explainmyxray.report.parse import parse_report
+
+    from .fakes import FakeWriter
+
+    class ReadingWriter(FakeWriter):
+        @hookimpl
+        def generate(self, cases, step):
+            text = "Cardiomegaly. There is a 3 cm lesion in the right lung."
+            return [parse_report(text, source="writer") for _ in cases]
+
+    plugins = [(n, ReadingWriter() if n == "writer" else p) for n, p in fake_plugins()]
+    _host, orch = make(plugins=plugins)
+    summary = orch.run(inputs(tmp_path, ["a.png", "b.png", "broken.png"]), tmp_path / "out")
+    assert summary.finished == 2 and summary.unmapped == 2
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["summary"]["unmapped_statements"] == 2
+    written = reports(tmp_path / "out")
+    assert all(
+        r["report"]["unmapped"][0]["start"] == 14 for r in written.values() if r.get("report")
+    )

@@ -187,3 +187,14 @@ def test_the_consensus_text_renders_its_findings():
     result = combine([report("a", Finding(label="cardiomegaly"), impression="Big heart.")])
     assert result.text is not None
     assert "cardiomegaly" in result.text.lower() and "Big heart." in result.text
+
+
+def test_the_consensus_keeps_each_generators_unmapped_statements():
+    from explainmyxray.report.parse import parse_report
+
+    a = parse_report("Cardiomegaly. There is a 3 cm lesion in the right lung.", source="a")
+    b = report("b", Finding(label="cardiomegaly"))
+    combined = combine([a, b])
+    (unmapped,) = combined.unmapped
+    assert unmapped.text == "There is a 3 cm lesion in the right lung"
+    assert unmapped.reason.startswith("a: ") and unmapped.start is None

@@ -84,6 +84,7 @@ def test_label_writes_one_case_per_report(xml_folder: Path, tmp_path: Path):
         "failed": 1,
         "failures": ["CXR16"],
         "other_cases_in_folder": 0,
+        "unmapped_statements": 0,
     }
 
 
@@ -152,3 +153,19 @@ def test_text_reports_match_by_file_stem(xml_folder: Path, tmp_path: Path):
     assert _row(result, "cardiomegaly") == (1, 0, 0)
     # splits are an IU X-ray notion
     assert main(["label", str(texts), "--out", str(tmp_path / "x"), "--split", "dev"]) != 0
+
+
+def test_labeled_reports_quote_their_own_words_and_list_unmapped_statements(tmp_path: Path):
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    text = "The heart size is normal. There is a 3 cm lesion in the right lung."
+    (texts / "a.txt").write_text(text)
+    run = tmp_path / "run"
+    assert main(["label", str(texts), "--out", str(run)]) == 0
+    (case,) = _cases(run).values()
+    cardiomegaly = next(f for f in case.report.findings if f.label == "cardiomegaly")
+    assert cardiomegaly.evidence == "The heart size is normal"
+    assert text[cardiomegaly.evidence_start : cardiomegaly.evidence_end] == cardiomegaly.evidence
+    assert [u.text for u in case.report.unmapped] == ["There is a 3 cm lesion in the right lung"]
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["summary"]["unmapped_statements"] == 1

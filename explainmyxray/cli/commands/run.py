@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..console import make_host
-    from ..running import execute
+    from ..running import execute, exit_status
 
     host = make_host(args)
     summary = execute(
@@ -34,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
         keep_phi=args.keep_phi,
         report_text=args.report,
     )
-    return 0 if summary.ok else 1
+    return exit_status(summary)

@@ -61,6 +61,17 @@ def run(args: argparse.Namespace) -> int:
         jsonl=Path(args.jsonl) if args.jsonl else None,
     )
     _print_data_summary(data.summary, out())
+    if not data.summary["examples"]:
+        reasons = ", ".join(
+            f"{reason} {skipped['count']}"
+            for reason, skipped in data.summary["skipped"].items()
+            if skipped["count"]
+        )
+        raise UsageError(
+            f"no training examples: all {data.summary['rows']} rows were left out"
+            + (f" ({reasons})" if reasons else "")
+            + "; check --images (image paths are relative to it) and the data file"
+        )
     if args.data_only:
         from ...training.train import write_data_files
 

@@ -70,5 +70,6 @@ def medgemma_4b_spec() -> ModelSpec:
             "optional LoRA adapter. Gated on the Hub: accept the terms, set HF_TOKEN, then pull."
         ),
         extra="medgemma",
+        aliases=("medgemma",),
     )
     return spec

@@ -80,5 +80,6 @@ def paligemma2_3b_896_spec() -> ModelSpec:
             "PadChest-style reports). Gated on the Hub: accept the terms, set HF_TOKEN, pull."
         ),
         extra="medgemma",
+        aliases=("paligemma", "paligemma2"),
     )
     return spec
