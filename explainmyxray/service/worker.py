@@ -112,6 +112,7 @@ class BatchWorker:
                 id=c.case_id,
                 source=f"sha256:{c.sha256}",
                 file=c.source,
+                metadata={"input_sha256": c.sha256},
                 supplied_report=c.report_text,
             )
             for c in batch.cases
