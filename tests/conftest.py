@@ -9,7 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("EXPLAINMYXRAY_SHARED_DATA") or REPO.parent / "shared" / "data")
+"""The real data folder; a git worktree elsewhere names it with ``EXPLAINMYXRAY_SHARED_DATA``."""
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ COMMANDS = {
     "eval": "Score a run's reports against references (PadChest, IU X-ray, NIH boxes, JSONL).",
     "label": "Label free-text reports into structured report.json cases (rule-based).",
     "monitor": "Compare two runs for drift (or `monitor profile RUN` to save a reference).",
+    "serve": "Serve a pipeline as an HTTP job service (upload, queue, batch, fetch results).",
 }
 
 

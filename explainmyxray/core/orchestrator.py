@@ -409,22 +409,7 @@ class Orchestrator:
         )
 
     def _write(self, case: Case, out_dir: Path, summary: RunSummary) -> None:
-        """The case's other files first, ``report.json`` last: a case whose report.json exists
-        has all its files, even when a run is stopped while writing."""
-        for writer in self.case_writers:
-            try:
-                writer(case, out_dir / "cases" / case.id)
-            except Exception as exc:
-                log.exception("writing outputs of %s failed", case.id)
-                case.errors.append(
-                    CaseError(
-                        stage="output",
-                        plugin=getattr(writer, "__name__", "writer"),
-                        error_type=type(exc).__name__,
-                        message=self._redact(str(exc), case),
-                    )
-                )
-        write_case_report(case, out_dir)
+        write_case(case, out_dir, self.case_writers, redact=lambda text: self._redact(text, case))
         if case.failed:
             summary.failed += 1
             summary.failures.append((case.id, case.source, list(case.errors)))
@@ -568,6 +553,32 @@ def _source_entry(item: InputFile) -> dict[str, Any]:
         "sha256": item.sha256,
         "duplicates": [str(p) for p in item.duplicates],
     }
+
+
+def write_case(
+    case: Case,
+    out_dir: Path,
+    case_writers: Sequence[CaseWriter] = (),
+    *,
+    redact: Callable[[str], str] = str,
+) -> None:
+    """Write ``out_dir/cases/<id>/``: the writers' files first, ``report.json`` last, so a case
+    whose report.json exists has all its files even when a run is stopped while writing. A writer
+    that fails becomes an ``output`` error of the case, its message through ``redact``."""
+    for writer in case_writers:
+        try:
+            writer(case, out_dir / "cases" / case.id)
+        except Exception as exc:
+            log.exception("writing outputs of %s failed", case.id)
+            case.errors.append(
+                CaseError(
+                    stage="output",
+                    plugin=getattr(writer, "__name__", "writer"),
+                    error_type=type(exc).__name__,
+                    message=redact(str(exc)),
+                )
+            )
+    write_case_report(case, out_dir)
 
 
 def _land(stage: str, plugin: str, case: Case, result: Any) -> None:

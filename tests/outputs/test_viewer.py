@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, Field
 
-from explainmyxray.core.case import Case, StageRecord, StructuredReport
+from explainmyxray.core.case import Case, StageRecord
 from explainmyxray.outputs import write_case_outputs, write_index
 from explainmyxray.outputs.html import EMBED_MAX_CASES, render_index
 from explainmyxray.outputs.labels import LabelRequest, _overlaps, place_labels
@@ -121,24 +120,12 @@ def test_provenance_names_the_generator_that_really_wrote_the_text(cxr: Path) ->
     assert "ab" * 32 in page and "explainmyxray 9.9" in page and ("cd" * 8) in page
 
 
-class _Unmapped(BaseModel):
-    text: str
-    start: int
-    end: int
-    reason: str
-
-
-class _ReportWithUnmapped(StructuredReport):
-    unmapped: list[_Unmapped] = Field(default_factory=list)
-
-
 def test_unmapped_statements_are_shown(cxr: Path) -> None:
+    from explainmyxray.core.case import UnmappedStatement
+
     case = full_case(cxr / "nih_00000001_000.png")
-    report = case.report.model_dump()  # type: ignore[union-attr]
-    case.report = _ReportWithUnmapped(
-        **report,
-        unmapped=[_Unmapped(text="Old granuloma <b>", start=0, end=16, reason="no finding")],
-    )
+    unmapped = [UnmappedStatement(text="Old granuloma <b>", start=0, end=16, reason="no finding")]
+    case.report = case.report.model_copy(update={"unmapped": unmapped})  # type: ignore[union-attr]
     page = render_index([case], title="t", pipeline_name="p")
     assert "Not mapped to a finding" in page
     assert "“Old granuloma &lt;b&gt;”" in page and "no finding" in page

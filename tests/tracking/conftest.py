@@ -16,7 +16,7 @@ stages:
   # a monitor sees what a misrouted worklist sends: every modality and body part is read
   - stage: preprocess
     plugin: image
-    options: {modalities: ['*'], body_parts: ['*']}
+    options: {modalities: ['*'], body_parts: ['*'], on_quality_error: continue}
   - {stage: generate, plugin: supplied-report}
   - {stage: verify, plugin: labeler}
 """
