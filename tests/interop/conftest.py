@@ -70,7 +70,10 @@ def real_run(tmp_path_factory) -> RealRun:
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
-    inputs = sorted((SHARED_DATA / "dicom").glob("*.dcm")) + sorted((SHARED_DATA / "cxr").iterdir())
+    # the dog's lateral DX stops at the quality gate (not a human frontal chest): no results
+    dicoms = sorted((SHARED_DATA / "dicom").glob("*.dcm"))
+    dicoms = [p for p in dicoms if "veterinary" not in p.name]
+    inputs = dicoms + sorted((SHARED_DATA / "cxr").iterdir())
     inputs.append(rg1_uncr())
     root = tmp_path_factory.mktemp("real-run")
     run = RealRun(root / "out", root / "keep-phi", {}, {case_id(p): p for p in inputs}, None)

@@ -44,18 +44,18 @@ def all_dicom_files(real_run) -> list[Path]:
 
 def test_every_case_has_an_sr_a_seg_and_a_source_image(real_run):
     assert real_run.summary.ok, real_run.summary.failures
-    assert len(real_run.case_dirs()) == len(real_run.sources) == 12
+    assert len(real_run.case_dirs()) == len(real_run.sources) == 11
     for case_dir in real_run.case_dirs():
         assert {p.name for p in case_dir.glob("*.dcm")} == {"sc.dcm", "sr.dcm", "seg.dcm"}
     keep = sorted(real_run.keep_phi_dir.iterdir())
-    assert len(keep) == 4  # the DICOM sources reference themselves: no sc.dcm
+    assert len(keep) == 3  # the DICOM sources reference themselves: no sc.dcm
     for folder in keep:
         assert {p.name for p in folder.glob("*.dcm")} == {"sr.dcm", "seg.dcm"}
 
 
 def test_every_object_passes_dciodvfy_without_errors(real_run):
     files = all_dicom_files(real_run)
-    assert len(files) == 12 * 3 + 4 * 2
+    assert len(files) == 11 * 3 + 3 * 2
     problems = {str(p): errors for p in files if (errors := dciodvfy_errors(p))}
     assert problems == {}
 
@@ -181,7 +181,7 @@ def strings(ds: Dataset) -> list[str]:
 
 def test_deidentified_outputs_carry_no_identifier_of_the_source(real_run):
     dicom_cases = [c for c, p in real_run.sources.items() if p.suffix == ".dcm"]
-    assert len(dicom_cases) == 4
+    assert len(dicom_cases) == 3
     for case in dicom_cases:
         secrets = identifying_values(real_run.sources[case])
         assert len(secrets) >= 3  # at least the study, series and instance UIDs
