@@ -104,7 +104,7 @@ def test_end_to_end_from_the_pacs_and_back(orthanc, shared_data, tmp_path, monke
     case_dirs = sorted((out / "cases").iterdir())
     assert len(case_dirs) == 2
     for case_dir in case_dirs:
-        assert re.fullmatch(r"dicomweb-[0-9a-f]{20}-[0-9a-f]{8}", case_dir.name)
+        assert re.fullmatch(r"dicomweb-[0-9a-f]{20}-[0-9a-f]{16}", case_dir.name)
 
     for case_dir in case_dirs:
         sr_file, seg_file = case_dir / "sr.dcm", case_dir / "seg.dcm"
