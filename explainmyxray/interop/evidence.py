@@ -56,7 +56,7 @@ def evidence_for(case: Case, *, keep_phi: bool) -> Evidence:
     if case.image is None:
         raise InputError(f"{case.source}: the case has no decoded image to reference")
     if keep_phi and case.image.source_format == "dicom":
-        source = _source_header(Path(case.source))
+        source = _source_header(case.input_file)
         if source is not None and _matches(source, case):
             return Evidence(image=sanitized(source))
     sc = build_secondary_capture(case.image, NewStudy.create())

@@ -21,7 +21,10 @@ from tests.imaging import bombs
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_ONLY = "name: image\nstages:\n  - stage: preprocess\n    plugin: image\n"
-ANY_SUBJECT = IMAGE_ONLY + "    options:\n      modalities: ['*']\n      body_parts: ['*']\n"
+ANY_SUBJECT = IMAGE_ONLY + (
+    "    options:\n      modalities: ['*']\n      body_parts: ['*']\n"
+    "      on_quality_error: continue\n"  # every decoder runs, whatever the image shows
+)
 REPORTED = """\
 name: reported
 stages:
