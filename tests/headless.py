@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+HEADLESS_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+"""What keeps Chromium offline and quiet (no background network calls, no updates, no sync)."""
 
 
 def browser() -> str:
@@ -29,12 +38,7 @@ def screenshot(
     command = [
         browser(),
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={work / 'chromium-profile'}",
         f"--screenshot={shot}",
         f"--window-size={size[0]},{size[1]}",

@@ -20,17 +20,11 @@ from PIL import Image
 from explainmyxray.cli.app import main
 from explainmyxray.outputs.html import rewrite_index
 from explainmyxray.scoring.evaluate import load_run_cases
+from tests.headless import HEADLESS_FLAGS
+from tests.headless import browser as find_browser
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPORT = (
     "FINDINGS: Mass in the left upper lobe. Atelectasis at the left lung base. Cardiomegaly. "
     "No pleural effusion. Possible nodule in the right upper lobe.\n"
@@ -38,14 +32,6 @@ REPORT = (
 )
 SCREENSHOTS = Path(os.environ.get("EXPLAINMYXRAY_SCREENSHOTS", tempfile.gettempdir()))
 """Where the tests leave screenshots of the viewer for a person to look at."""
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no headless chromium installed (.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +57,7 @@ def shared_data_module() -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[object]:
-    executable = _chromium()
+    executable = find_browser()
     playwright = pytest.importorskip("playwright.sync_api")
     profile = tmp_path_factory.mktemp("chromium-profile")
     with playwright.sync_playwright() as driver:
@@ -79,7 +65,7 @@ def browser(tmp_path_factory) -> Iterator[object]:
             str(profile),
             executable_path=executable,
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=list(HEADLESS_FLAGS),
             viewport={"width": 1400, "height": 1000},
         )
         yield context

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..browser import HEADLESS_FLAGS, find_browser
+from tests.headless import HEADLESS_FLAGS, browser
+
 from .server import REPORT, Server
 
 pytestmark = pytest.mark.browser
@@ -30,13 +31,13 @@ _COLOURED = """img => {
 
 def test_the_page_uploads_a_radiograph_and_shows_its_overlay_and_findings(shared_data, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    browser = find_browser()
+    executable = browser()
     server = Server(PIPELINE, tmp_path / "data", "--batch-window-ms", "0").start()
     try:
         with sync_api.sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 str(tmp_path / "profile"),
-                executable_path=browser,
+                executable_path=executable,
                 headless=True,
                 args=list(HEADLESS_FLAGS),
             )
